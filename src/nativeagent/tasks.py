@@ -130,4 +130,3 @@ __all__ = [
     "sample_batch",
     "stage_tensor",
 ]
-

@@ -55,5 +55,8 @@ def parse_token(token: int | str) -> int:
             return STR2TOK[key]
         if f"[{key}]" in STR2TOK:
             return STR2TOK[f"[{key}]"]
-        raise ValueError(f"unknown token {token!r}; expected a digit or one of {[name(t) for t in range(10, VOCAB_SIZE)]}")
-    raise ValueError(f"token {token!r} has type {type(token).__name__}; expected an int id or a name")
+        names = ", ".join(name(t) for t in range(10, VOCAB_SIZE))
+        raise ValueError(f"unknown token {token!r}; expected a digit or one of {names}")
+    raise ValueError(
+        f"token {token!r} has type {type(token).__name__}; expected an int id or a name"
+    )

@@ -30,11 +30,11 @@ def check_machine(machine: object) -> str:
 
 
 def make_machine(
-    machine: str, max_steps: int | None = None, shaping: Shaping = Shaping()
+    machine: str, max_steps: int | None = None, shaping: Shaping | None = None
 ) -> BatchedMachine:
     """A batched machine by name; ``shaping`` applies to the canonical machine only."""
     if check_machine(machine) == "canonical":
-        return CanonicalMachine(max_steps or CANONICAL_MAX_STEPS, shaping)
+        return CanonicalMachine(max_steps or CANONICAL_MAX_STEPS, shaping or Shaping())
     return LegacyMachine(max_steps or LEGACY_MAX_STEPS)
 
 
@@ -61,9 +61,9 @@ def execute(
 ) -> Outcome:
     """Run one program (token ids, or names like ``"MUL"``) on one context.
 
-    >>> from nativeagent.tokens import MUL, ADD, ANS
-    >>> execute([MUL, ADD, ANS], [4, 2, 7], stage=0)
-    Outcome(answer=15, correct=True, reward=1.0, steps=3, trace=('MUL acc=8', 'ADD acc=15', 'ANS ✓'))
+    >>> outcome = execute(["MUL", "ADD", "ANS"], [4, 2, 7], stage=0)
+    >>> outcome.answer, outcome.correct, outcome.steps, outcome.format_trace()
+    (15, True, 3, 'MUL acc=8 · ADD acc=15 · ANS ✓')
     """
     check_machine(machine)
     stage = check_stage(stage)

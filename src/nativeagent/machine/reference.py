@@ -136,7 +136,7 @@ def run_legacy(
         elif tok == ANS:
             correct = last == legacy_rewarded_target(context, stage)
             reward = float(correct) + 0.2 * legacy_shaped(last, context, stage)
-            trace.append(f"ANS last={last} {'✓' if correct else '✗'}")
+            trace.append(f"ANS last={last}")
             return Outcome(last, correct, reward, t + 1, tuple(trace))
         trace.append(f"{name(tok)} last={last}" + (f" mem={mem}" if tok == STO else ""))
     return Outcome(None, False, 0.0, min(len(program), max_steps), tuple(trace))

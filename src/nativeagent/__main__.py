@@ -1,0 +1,5 @@
+"""``python -m nativeagent`` runs the command line."""
+
+from nativeagent.cli import main
+
+main()

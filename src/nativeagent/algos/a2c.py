@@ -1,0 +1,63 @@
+"""Advantage actor-critic done right: per-step returns and advantages, nothing after the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from nativeagent.rollout import Rollout
+
+
+@dataclass(frozen=True)
+class A2CLossWeights:
+    """Weights of the A2C loss terms and the advantage estimator's discounts."""
+
+    value_coef: float = 0.5
+    entropy_coef: float = 0.01
+    gamma: float = 1.0
+    gae_lambda: float = 1.0
+    normalize_advantages: bool = False
+
+
+def advantages_and_returns(
+    reward: torch.Tensor, value: torch.Tensor, alive: torch.Tensor, gamma: float, lam: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE(γ, λ) over ``(B, T)`` tensors; steps where ``alive`` is False get zero.
+
+    An episode ends at its last alive step, so nothing bootstraps past it. With λ = 1 the
+    return is the plain discounted sum of the episode's rewards from that step on.
+    """
+    value = value.detach() * alive
+    reward = reward * alive
+    adv = torch.zeros_like(value)
+    next_adv = torch.zeros_like(value[:, 0])
+    next_value = torch.zeros_like(value[:, 0])
+    for t in range(reward.shape[1] - 1, -1, -1):
+        delta = reward[:, t] + gamma * next_value - value[:, t]
+        next_adv = (delta + gamma * lam * next_adv) * alive[:, t]
+        adv[:, t] = next_adv
+        next_value = value[:, t]
+    return adv, (adv + value) * alive
+
+
+def a2c_loss(ro: Rollout, w: A2CLossWeights) -> tuple[torch.Tensor, dict[str, float]]:
+    """The A2C loss averaged over alive steps, and its parts for logging."""
+    mask = ro.alive.float()
+    n = mask.sum().clamp(min=1.0)
+    adv, ret = advantages_and_returns(ro.reward, ro.value, ro.alive, w.gamma, w.gae_lambda)
+    if w.normalize_advantages:
+        mean = (adv * mask).sum() / n
+        std = (((adv - mean) ** 2 * mask).sum() / n).sqrt()
+        adv = (adv - mean) / (std + 1e-8) * mask
+    pg_loss = -(ro.log_prob * adv * mask).sum() / n
+    v_loss = (((ro.value - ret) ** 2) * mask).sum() / n
+    entropy = (ro.entropy * mask).sum() / n
+    loss = pg_loss + w.value_coef * v_loss - w.entropy_coef * entropy
+    parts = {
+        "loss": loss.item(),
+        "pg_loss": pg_loss.item(),
+        "v_loss": v_loss.item(),
+        "entropy": entropy.item(),
+    }
+    return loss, parts

@@ -1,0 +1,82 @@
+"""Run directories: atomic writes, checkpoints as one dict, safe loading (no arbitrary pickles)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nativeagent.config import Config, ConfigError, from_dict
+from nativeagent.models import make_model
+
+CHECKPOINT = "checkpoint.pt"
+RESULT = "result.json"
+METRICS = "metrics.jsonl"
+CONFIG = "config.json"
+FORMAT_VERSION = 1
+
+
+class RunDirError(ValueError):
+    """A run directory or checkpoint that cannot be used, with the reason."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so a reader sees the old file or the whole new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Atomically save a checkpoint dict (tensors, numbers, strings, lists and dicts only)."""
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT_VERSION, **state}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(run_dir: Path) -> dict[str, Any]:
+    """Load ``run_dir``'s checkpoint with ``weights_only=True``: no arbitrary objects unpickled."""
+    path = run_dir / CHECKPOINT if run_dir.is_dir() else run_dir
+    if not path.exists():
+        raise RunDirError(f"no checkpoint at {path} (is {run_dir} a nativeagent run directory?)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RunDirError(f"cannot load checkpoint {path}: {first}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
+        raise RunDirError(f"{path} is not a nativeagent checkpoint (format {FORMAT_VERSION})")
+    return state
+
+
+def load_policy(run_dir: Path, device: str = "cpu") -> tuple[torch.nn.Module, Config]:
+    """Rebuild the trained model from a run directory's checkpoint and saved config."""
+    state = load_checkpoint(run_dir)
+    try:
+        cfg = from_dict(state["config"])
+    except (ConfigError, KeyError) as err:
+        raise RunDirError(f"checkpoint in {run_dir} has an unusable config: {err}") from None
+    model = make_model(cfg.model.kind, cfg.model.d_model)
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as err:
+        raise RunDirError(f"checkpoint in {run_dir} does not fit its model: {err}") from None
+    return model.to(device).eval(), cfg

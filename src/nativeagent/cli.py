@@ -1,0 +1,234 @@
+"""``nativeagent train | eval | explain``: the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nativeagent.checkpoint import CHECKPOINT, RESULT, RunDirError, load_policy
+from nativeagent.config import PRESETS, Config, ConfigError, load_config
+from nativeagent.tasks import N_STAGES, check_stage
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Train model-native agents that learn tool use end to end by reinforcement learning.",
+)
+console = Console()
+err_console = Console(stderr=True)
+
+USER_ERRORS = (ConfigError, RunDirError, ValueError, FileExistsError)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a one-line error and exit: user mistakes never show a traceback."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def accuracy_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    """Per-stage greedy accuracy with 95% intervals, as a rich table."""
+    table = Table(title=title)
+    for col in ("stage", "task", "accuracy", "95% interval", "episodes"):
+        table.add_column(col, justify="right" if col != "task" else "left")
+    for r in rows:
+        table.add_row(
+            str(r["stage"]),
+            r["task"],
+            f"{r['accuracy']:.3f}",
+            f"[{r['low']:.3f}, {r['high']:.3f}]",
+            str(r["episodes"]),
+        )
+    return table
+
+
+def _rows_from_result(result: dict[str, Any]) -> list[dict[str, Any]]:
+    from nativeagent.tasks import STAGES
+
+    return [
+        {
+            "stage": s,
+            "task": STAGES[s].expression,
+            "accuracy": result["accuracy"][str(s)],
+            "low": result["interval"][str(s)][0],
+            "high": result["interval"][str(s)][1],
+            "episodes": result["eval_episodes"],
+        }
+        for s in range(N_STAGES)
+    ]
+
+
+def _eval_line(r: dict[str, Any]) -> str:
+    ev = " ".join(f"T{s}={r['eval'][str(s)]:.3f}" for s in range(N_STAGES))
+    return (
+        f"update={r['update']} stage={r['stage']} train_acc={r['train_acc']:.3f} "
+        f"| eval {ev} loss={r['loss']:.4f}"
+    )
+
+
+def _default_out(cfg: Config, preset: str) -> Path:
+    return Path("runs") / f"{preset}-seed{cfg.train.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+@app.command()
+def train(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML file over the preset.")
+    ] = None,
+    preset: Annotated[str, typer.Option(help=f"Base settings: {', '.join(PRESETS)}.")] = "default",
+    seed: Annotated[int | None, typer.Option(help="Random seed (train.seed).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory to write.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda (train.device).")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Override a setting: section.key=value (repeatable)."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a finished run in --out.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Train an agent and write metrics.jsonl, checkpoint.pt and result.json into --out."""
+    overrides = list(set_ or [])
+    if seed is not None:
+        overrides.append(f"train.seed={seed}")
+    if device is not None:
+        overrides.append(f"train.device={json.dumps(device)}")
+    try:
+        cfg = load_config(config, preset, overrides)
+        from nativeagent.train import resolve_device
+
+        resolve_device(cfg.train.device)
+    except USER_ERRORS as err:
+        fail(str(err))
+    out_dir = out or _default_out(cfg, preset)
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(f"--out {out_dir} exists and is not a directory")
+    if not overwrite and ((out_dir / RESULT).exists() or (out_dir / CHECKPOINT).exists()):
+        fail(f"{out_dir} already holds a run; pick another --out or pass --overwrite")
+
+    from nativeagent.train import train as run_training
+
+    progress = Progress(
+        TextColumn("[bold]train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+        transient=True,
+    )
+    task = progress.add_task("stage 0", total=cfg.train.max_updates)
+
+    def report(r: dict[str, Any]) -> None:
+        desc = f"stage {r['stage']} train_acc {r['train_acc']:.2f}"
+        if "eval" in r:
+            desc += " | " + " ".join(f"T{s} {r['eval'][str(s)]:.2f}" for s in range(N_STAGES))
+            if not quiet:
+                progress.console.print(_eval_line(r), highlight=False)
+        progress.update(task, completed=r["update"], description=desc)
+
+    console.print(f"run directory: {out_dir}", highlight=False)
+    try:
+        with progress:
+            result = run_training(cfg, out_dir, report)
+    except KeyboardInterrupt:
+        fail(f"interrupted; the partial run is in {out_dir}", code=130)
+    console.print(accuracy_table("greedy accuracy (final)", _rows_from_result(result)))
+    verdict = "solved every stage" if result["solved"] else "did NOT solve every stage"
+    console.print(
+        f"{verdict} | updates={result['updates']} episodes={result['episodes']} "
+        f"wall={result['wall_s']:.1f}s seed={result['seed']} -> {out_dir / RESULT}",
+        highlight=False,
+    )
+
+
+def _load(run_dir: Path, device: str) -> tuple[Any, Config, Any]:
+    import torch
+
+    from nativeagent.train import resolve_device
+
+    try:
+        dev = resolve_device(device)
+        model, cfg = load_policy(run_dir, str(dev))
+    except USER_ERRORS as err:
+        fail(str(err))
+    return model, cfg, torch.device(dev)
+
+
+@app.command("eval")
+def eval_(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by train.")],
+    episodes: Annotated[int, typer.Option(min=1, help="Fresh episodes per stage.")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for the evaluation contexts.")] = 2024,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+) -> None:
+    """Greedy accuracy per stage of a trained agent, with 95% intervals."""
+    import torch
+
+    from nativeagent.evaluate import evaluate
+    from nativeagent.tasks import STAGES
+
+    model, cfg, dev = _load(run_dir, device)
+    acc = evaluate(model, cfg, episodes, torch.Generator(device=dev).manual_seed(seed))
+    rows = [
+        {
+            "stage": s,
+            "task": STAGES[s].expression,
+            "accuracy": a.accuracy,
+            "low": a.low,
+            "high": a.high,
+            "episodes": a.episodes,
+        }
+        for s, a in acc.items()
+    ]
+    if as_json:
+        print(
+            json.dumps({"accuracy": {str(r["stage"]): r["accuracy"] for r in rows}, "stages": rows})
+        )
+    else:
+        console.print(accuracy_table(f"greedy accuracy: {run_dir}", rows))
+
+
+@app.command()
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by train.")],
+    stage: Annotated[int | None, typer.Option(help="Stage to show (default: every stage).")] = None,
+    n: Annotated[int, typer.Option("-n", min=1, help="Contexts per stage.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed for the contexts.")] = 7,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+) -> None:
+    """Greedy programs on sampled contexts, with the machine's register trace."""
+    import torch
+
+    from nativeagent.explain import explain as run_explain
+    from nativeagent.tasks import STAGES
+
+    try:
+        stages = [check_stage(stage)] if stage is not None else list(range(N_STAGES))
+    except ValueError as err:
+        fail(str(err))
+    model, cfg, dev = _load(run_dir, device)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    for s in stages:
+        console.print(f"[bold]stage {s}[/]: {STAGES[s].expression}", highlight=False)
+        for e in run_explain(model, cfg, s, n, gen):
+            console.print(f"  {e}", highlight=False, markup=False)
+
+
+def main() -> None:
+    """Entry point of the ``nativeagent`` script."""
+    app(prog_name="nativeagent")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Run configuration: one dataclass per concern, loaded from TOML, overridable by ``key=value``.
+
+Values are validated (types, ranges, unknown keys) before anything runs; errors name the key.
+
+>>> cfg = load_config(overrides=["algo.lr=0.01", "train.seed=3"])
+>>> cfg.algo.lr, cfg.train.seed
+(0.01, 3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import tomllib
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
+
+_STRICT = ConfigDict(extra="forbid", validate_assignment=True)
+PRESETS = ("default", "tutorial")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message that names the offending key."""
+
+
+@dataclass(config=_STRICT)
+class MachineConfig:
+    """Which tool machine runs the programs and how it rewards them."""
+
+    name: Literal["canonical", "seed-legacy"] = "canonical"
+    """``canonical`` (SPEC §2) or the tutorial's reward function ``seed-legacy`` (SPEC §4)."""
+    max_steps: int = Field(8, ge=1, le=64)
+    """Steps before an episode without ANS ends unsolved (canonical 8; the tutorial's is 7)."""
+    partial_reward: float = Field(0.0, ge=0.0)
+    """Shaping: reward at ANS for answering a subgoal value (canonical machine only)."""
+    process_reward: float = Field(0.0, ge=0.0)
+    """Shaping: reward for a tool call that first produces a subgoal value (canonical only)."""
+
+
+@dataclass(config=_STRICT)
+class ModelConfig:
+    """The policy network."""
+
+    kind: Literal["gru"] = "gru"
+    """Model family; ``gru`` is the tutorial's actor-critic."""
+    d_model: int = Field(96, ge=1, le=4096)
+    """Embedding and hidden width."""
+
+
+@dataclass(config=_STRICT)
+class DecodeConfig:
+    """How the agent's programs are decoded."""
+
+    mode: Literal["closed", "open"] = "closed"
+    """``closed``: the machine steps after every token and logits are masked to legal tools.
+    ``open``: the tutorial's way, ``open_tokens`` unmasked tokens run afterwards."""
+    open_tokens: int = Field(6, ge=1, le=64)
+    """Tokens decoded per episode in open-loop mode."""
+
+
+@dataclass(config=_STRICT)
+class AlgoConfig:
+    """A2C and its optimiser (Adam)."""
+
+    lr: float = Field(3e-3, gt=0.0, le=1.0)
+    """Adam learning rate (the tutorial used 3e-4)."""
+    entropy_coef: float = Field(0.05, ge=0.0)
+    """Weight of the entropy bonus; 0.05 escapes the stage-2 shortcut that 0.01 sticks in."""
+    value_coef: float = Field(0.5, ge=0.0)
+    """Weight of the value loss."""
+    max_grad_norm: float = Field(1.0, gt=0.0)
+    """Gradient clipping norm."""
+    gamma: float = Field(1.0, ge=0.0, le=1.0)
+    """Discount."""
+    gae_lambda: float = Field(1.0, ge=0.0, le=1.0)
+    """GAE λ; 1.0 gives Monte Carlo returns minus the value baseline."""
+    normalize_advantages: bool = False
+    """Standardise advantages over the batch's alive steps."""
+
+
+@dataclass(config=_STRICT)
+class CurriculumConfig:
+    """Which stage each training episode comes from."""
+
+    kind: Literal["mastery", "blocks"] = "mastery"
+    """``mastery``: promote when greedy accuracy on the current stage reaches ``mastery``,
+    replaying earlier stages; ``blocks``: the tutorial's fixed sequence of stage blocks."""
+    mastery: float = Field(0.99, gt=0.0, le=1.0)
+    """Greedy accuracy on the current stage that promotes to the next stage."""
+    replay: float = Field(0.25, ge=0.0, lt=1.0)
+    """Fraction of each batch drawn uniformly from earlier stages (mastery curriculum)."""
+    blocks: list[int] = field(default_factory=lambda: [0, 0, 0, 1, 1, 2])
+    """Stage of each equal block of updates (blocks curriculum)."""
+
+
+@dataclass(config=_STRICT)
+class TrainConfig:
+    """The training loop."""
+
+    seed: int = Field(0, ge=0)
+    """Seeds every generator: model init, contexts, sampling, evaluation."""
+    batch_size: int = Field(192, ge=1)
+    """Episodes per update."""
+    max_updates: int = Field(3000, ge=1)
+    """Updates at most; mastery training stops earlier once every stage is solved."""
+    stop_when_solved: bool = True
+    """Stop as soon as a periodic evaluation shows every stage at mastery."""
+    eval_every: int = Field(10, ge=1)
+    """Updates between periodic greedy evaluations."""
+    eval_episodes: int = Field(256, ge=1)
+    """Fresh episodes per stage in a periodic evaluation."""
+    final_eval_episodes: int = Field(1000, ge=1)
+    """Fresh episodes per stage in the final accuracy table."""
+    log_every: int = Field(10, ge=1)
+    """Updates between lines of ``metrics.jsonl``."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """``auto`` uses CUDA when present."""
+    threads: int = Field(0, ge=0)
+    """torch CPU threads; 0 keeps torch's default."""
+
+
+@dataclass(config=_STRICT)
+class Config:
+    """Everything a run needs; saved into the run directory and the checkpoint."""
+
+    machine: MachineConfig = field(default_factory=MachineConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (JSON and TOML friendly)."""
+        return dataclasses.asdict(self)
+
+
+_ADAPTER = TypeAdapter(Config)
+
+
+def _format(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        msg = "unknown key" if e["type"] == "unexpected_keyword_argument" else e["msg"]
+        parts.append(f"{key}: {msg} (got {e['input']!r})" if key else msg)
+    return "; ".join(parts)
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """Validate a nested dict into a ``Config``; raise ``ConfigError`` naming bad keys."""
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as err:
+        raise ConfigError(f"invalid config: {_format(err)}") from None
+
+
+def preset_dict(name: str) -> dict[str, Any]:
+    """The settings of a shipped preset (``default`` or ``tutorial``)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    text = resources.files("nativeagent").joinpath(f"configs/{name}.toml").read_text()
+    return tomllib.loads(text)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, val in top.items():
+        if isinstance(val, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], val)
+        else:
+            out[key] = val
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``"algo.lr=0.01"`` -> ``{"algo": {"lr": 0.01}}``; the value is read as TOML, else text."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} is not of the form section.key=value")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    out: dict[str, Any] = {}
+    node = out
+    *parents, leaf = key.strip().split(".")
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[leaf] = value
+    return out
+
+
+def load_config(
+    path: Path | None = None, preset: str = "default", overrides: list[str] | None = None
+) -> Config:
+    """Preset, then the TOML file at ``path``, then ``key=value`` overrides; validated."""
+    data = preset_dict(preset)
+    if path is not None:
+        data = _merge(data, _read_toml(path))
+    for text in overrides or []:
+        data = _merge(data, parse_override(text))
+    return from_dict(data)

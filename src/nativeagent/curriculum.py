@@ -1,0 +1,61 @@
+"""Which stage each training episode comes from: mastery gating with replay, or fixed blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from nativeagent.config import CurriculumConfig
+from nativeagent.tasks import N_STAGES
+
+
+class Curriculum:
+    """Stage schedule with a state that can be saved.
+
+    ``mastery``: train on the current stage, promoting when its greedy accuracy reaches the
+    threshold, while a ``replay`` fraction of each batch revisits earlier stages. ``blocks``:
+    the tutorial's fixed list of stages, each for an equal share of ``max_updates``.
+    """
+
+    def __init__(self, cfg: CurriculumConfig, max_updates: int) -> None:
+        self.cfg = cfg
+        self.max_updates = max_updates
+        self.stage = cfg.blocks[0] if cfg.kind == "blocks" else 0
+
+    def stages(self, update: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """Stage of every episode ``(B,)`` for update ``update`` (counted from 0)."""
+        device = generator.device
+        if self.cfg.kind == "blocks":
+            per_block = max(1, -(-self.max_updates // len(self.cfg.blocks)))
+            self.stage = self.cfg.blocks[min(update // per_block, len(self.cfg.blocks) - 1)]
+            return torch.full((batch_size,), self.stage, dtype=torch.long, device=device)
+        stages = torch.full((batch_size,), self.stage, dtype=torch.long, device=device)
+        n_replay = round(self.cfg.replay * batch_size) if self.stage > 0 else 0
+        if n_replay:
+            stages[:n_replay] = torch.randint(
+                0, self.stage, (n_replay,), generator=generator, device=device
+            )
+        return stages
+
+    def observe(self, accuracy: Mapping[int, float]) -> bool:
+        """Take a greedy evaluation; promote on mastery. Returns True when it promoted."""
+        last = N_STAGES - 1
+        promote = self.cfg.kind == "mastery" and self.stage < last
+        if promote and accuracy[self.stage] >= self.cfg.mastery:
+            self.stage += 1
+            return True
+        return False
+
+    def solved(self, accuracy: Mapping[int, float]) -> bool:
+        """Every stage at or above the mastery threshold."""
+        return all(accuracy[s] >= self.cfg.mastery for s in range(N_STAGES))
+
+    def state_dict(self) -> dict[str, Any]:
+        """The schedule's position, JSON-friendly."""
+        return {"stage": self.stage}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a position saved by ``state_dict``."""
+        self.stage = int(state["stage"])

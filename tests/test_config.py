@@ -1,0 +1,61 @@
+"""Configuration: presets, TOML files, overrides, and errors that name the key."""
+
+from pathlib import Path
+
+import pytest
+
+from nativeagent.config import ConfigError, from_dict, load_config, parse_override
+
+
+def test_presets_load() -> None:
+    default = load_config()
+    tutorial = load_config(preset="tutorial")
+    assert default.decode.mode == "closed" and default.curriculum.kind == "mastery"
+    assert tutorial.machine.name == "seed-legacy" and tutorial.decode.mode == "open"
+    assert tutorial.decode.open_tokens == 6 and tutorial.train.max_updates == 60
+    assert tutorial.train.batch_size == 192 and tutorial.curriculum.blocks == [0, 0, 0, 1, 1, 2]
+    assert tutorial.algo.lr == 3e-4
+
+
+def test_file_then_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[algo]\nlr = 0.5\n[train]\nseed = 4\n")
+    cfg = load_config(path, overrides=["train.seed=9", "machine.name=seed-legacy"])
+    assert cfg.algo.lr == 0.5 and cfg.train.seed == 9 and cfg.machine.name == "seed-legacy"
+
+
+def test_override_parsing() -> None:
+    assert parse_override("a.b=1") == {"a": {"b": 1}}
+    assert parse_override("a.b=[0, 1]") == {"a": {"b": [0, 1]}}
+    assert parse_override("a.b=cpu") == {"a": {"b": "cpu"}}
+    with pytest.raises(ConfigError, match=r"section\.key=value"):
+        parse_override("nonsense")
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"algo": {"lr": -1}}, "algo.lr"),
+        ({"algo": {"bogus": 1}}, "algo.bogus: unknown key"),
+        ({"nope": {}}, "nope: unknown key"),
+        ({"train": {"batch_size": "many"}}, "train.batch_size"),
+        ({"machine": {"name": "abacus"}}, "machine.name"),
+        ({"curriculum": {"mastery": 1.5}}, "curriculum.mastery"),
+        ({"train": {"device": "tpu"}}, "train.device"),
+    ],
+)
+def test_bad_values_name_the_key(data: dict, needle: str) -> None:
+    with pytest.raises(ConfigError, match="invalid config") as info:
+        from_dict(data)
+    assert needle in str(info.value)
+
+
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[algo\nlr=")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="unknown preset"):
+        load_config(preset="fast")

@@ -1,0 +1,40 @@
+"""Curriculum: mastery promotion with replay, and the tutorial's fixed blocks."""
+
+import torch
+
+from nativeagent.config import CurriculumConfig
+from nativeagent.curriculum import Curriculum
+
+
+def test_mastery_promotes_only_at_threshold_and_replays_earlier_stages() -> None:
+    cur = Curriculum(CurriculumConfig(kind="mastery", mastery=0.99, replay=0.25), 100)
+    gen = torch.Generator().manual_seed(0)
+    assert set(cur.stages(0, 64, gen).tolist()) == {0}
+    assert not cur.observe({0: 0.98, 1: 0.0, 2: 0.0})
+    assert cur.stage == 0
+    assert cur.observe({0: 0.99, 1: 0.0, 2: 0.0})
+    assert cur.stage == 1
+    assert cur.observe({0: 1.0, 1: 1.0, 2: 0.0})
+    stages = cur.stages(5, 400, gen)
+    assert (stages == 2).sum() == 300
+    assert set(stages[stages != 2].tolist()) == {0, 1}
+    assert not cur.observe({0: 1.0, 1: 1.0, 2: 1.0})  # nothing after the last stage
+    assert cur.solved({0: 1.0, 1: 0.995, 2: 0.99})
+    assert not cur.solved({0: 1.0, 1: 0.98, 2: 1.0})
+
+
+def test_blocks_follow_the_tutorial_schedule() -> None:
+    cur = Curriculum(CurriculumConfig(kind="blocks", blocks=[0, 0, 0, 1, 1, 2]), 60)
+    gen = torch.Generator().manual_seed(0)
+    seen = [int(cur.stages(u, 4, gen)[0]) for u in range(60)]
+    assert seen == [0] * 30 + [1] * 20 + [2] * 10
+    assert not cur.observe({0: 1.0, 1: 1.0, 2: 1.0})
+
+
+def test_state_round_trip() -> None:
+    cfg = CurriculumConfig()
+    cur = Curriculum(cfg, 10)
+    cur.observe({0: 1.0, 1: 0.0, 2: 0.0})
+    other = Curriculum(cfg, 10)
+    other.load_state_dict(cur.state_dict())
+    assert other.stage == 1

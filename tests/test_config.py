@@ -42,6 +42,8 @@ def test_override_parsing() -> None:
         ({"machine": {"name": "abacus"}}, "machine.name"),
         ({"curriculum": {"mastery": 1.5}}, "curriculum.mastery"),
         ({"train": {"device": "tpu"}}, "train.device"),
+        ({"curriculum": {"blocks": [0, 9]}}, "curriculum.blocks.1"),
+        ({"curriculum": {"blocks": []}}, "curriculum.blocks"),
     ],
 )
 def test_bad_values_name_the_key(data: dict, needle: str) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -31,7 +32,7 @@ USER_ERRORS = (ConfigError, RunDirError, ValueError, FileExistsError)
 
 def fail(message: str, code: int = 2) -> None:
     """Print a one-line error and exit: user mistakes never show a traceback."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -133,10 +134,10 @@ def train(
         if "eval" in r:
             desc += " | " + " ".join(f"T{s} {r['eval'][str(s)]:.2f}" for s in range(N_STAGES))
             if not quiet:
-                progress.console.print(_eval_line(r), highlight=False)
+                progress.console.print(_eval_line(r), highlight=False, soft_wrap=True)
         progress.update(task, completed=r["update"], description=desc)
 
-    console.print(f"run directory: {out_dir}", highlight=False)
+    console.print(f"run directory: {out_dir}", highlight=False, soft_wrap=True)
     try:
         with progress:
             result = run_training(cfg, out_dir, report)
@@ -148,6 +149,7 @@ def train(
         f"{verdict} | updates={result['updates']} episodes={result['episodes']} "
         f"wall={result['wall_s']:.1f}s seed={result['seed']} -> {out_dir / RESULT}",
         highlight=False,
+        soft_wrap=True,
     )
 
 

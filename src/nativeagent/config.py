@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomllib
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
@@ -93,7 +93,9 @@ class CurriculumConfig:
     """Greedy accuracy on the current stage that promotes to the next stage."""
     replay: float = Field(0.25, ge=0.0, lt=1.0)
     """Fraction of each batch drawn uniformly from earlier stages (mastery curriculum)."""
-    blocks: list[int] = field(default_factory=lambda: [0, 0, 0, 1, 1, 2])
+    blocks: Annotated[list[Annotated[int, Field(ge=0, le=2)]], Field(min_length=1)] = field(
+        default_factory=lambda: [0, 0, 0, 1, 1, 2]
+    )
     """Stage of each equal block of updates (blocks curriculum)."""
 
 

@@ -224,7 +224,7 @@ def explain(
     for s in stages:
         console.print(f"[bold]stage {s}[/]: {STAGES[s].expression}", highlight=False)
         for e in run_explain(model, cfg, s, n, gen):
-            console.print(f"  {e}", highlight=False, markup=False)
+            console.print(f"  {e}", highlight=False, markup=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -131,7 +131,7 @@ def train(cfg: Config, out_dir: Path, report: Reporter | None = None) -> dict[st
                     record["confirm"] = accuracy_dict(confirm)
                     solved_early = curriculum.solved(_rates(confirm))
             if record or update % t.log_every == 0:
-                current = stages == curriculum.stage
+                current = stages == stages[-1]  # the stage being learned (replay comes first)
                 record = {
                     "update": update,
                     "episodes": episodes,

@@ -33,9 +33,18 @@ def make_machine(
     machine: str, max_steps: int | None = None, shaping: Shaping | None = None
 ) -> BatchedMachine:
     """A batched machine by name; ``shaping`` applies to the canonical machine only."""
+    _check_max_steps(max_steps)
     if check_machine(machine) == "canonical":
-        return CanonicalMachine(max_steps or CANONICAL_MAX_STEPS, shaping or Shaping())
-    return LegacyMachine(max_steps or LEGACY_MAX_STEPS)
+        steps = CANONICAL_MAX_STEPS if max_steps is None else max_steps
+        return CanonicalMachine(steps, shaping or Shaping())
+    return LegacyMachine(LEGACY_MAX_STEPS if max_steps is None else max_steps)
+
+
+def _check_max_steps(max_steps: object) -> None:
+    if max_steps is not None and (
+        isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1
+    ):
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
 
 
 def _check_context(context: object, stage: int) -> list[int]:
@@ -73,10 +82,7 @@ def execute(
     if isinstance(program, (str, bytes)) or not isinstance(program, Sequence):
         raise ValueError(f"program must be a sequence of tokens, got {type(program).__name__}")
     tokens = [parse_token(t) for t in program]
-    if max_steps is not None and (
-        isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1
-    ):
-        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+    _check_max_steps(max_steps)
     if machine == "canonical":
         return run_canonical(tokens, x, stage, max_steps or CANONICAL_MAX_STEPS)
     return run_legacy(tokens, x, stage, max_steps or LEGACY_MAX_STEPS)

@@ -1,0 +1,136 @@
+"""The three stages (SPEC §2): targets, subgoals, padded batches and seeded sampling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nativeagent.tasks import (
+    MAX_OPERANDS,
+    MAX_SUBGOALS,
+    N_STAGES,
+    STAGES,
+    check_stage,
+    make_batch,
+    sample_batch,
+    stage_tensor,
+)
+from nativeagent.tokens import ADD, ANS, EOS, MUL, RCL, STO, SUB
+
+
+def test_stage_table() -> None:
+    assert N_STAGES == 3
+    assert [s.index for s in STAGES] == [0, 1, 2]
+    assert [s.n_operands for s in STAGES] == [3, 4, 5]
+    assert [s.expression for s in STAGES] == ["a*b+c", "(a*b+c)-d", "(a*b+c)-(d*e)"]
+    assert STAGES[0].shortest_program == (MUL, ADD, ANS)
+    assert STAGES[1].shortest_program == (MUL, ADD, SUB, ANS)
+    assert STAGES[2].shortest_program == (MUL, ADD, STO, MUL, RCL, SUB, ANS)
+    assert (MAX_OPERANDS, MAX_SUBGOALS) == (5, 3)
+
+
+@pytest.mark.parametrize(
+    ("stage", "context", "target", "subgoals"),
+    [
+        (0, [4, 2, 7], 15, (8,)),  # 4*2 = 8; 8+7 = 15
+        (0, [9, 9, 9], 90, (81,)),  # 81; 81+9 = 90
+        (0, [0, 5, 0], 0, (0,)),
+        (1, [4, 2, 7, 3], 12, (8, 15)),  # 8; 15; 15-3 = 12
+        (1, [1, 0, 0, 9], -9, (0, 0)),  # 0; 0; 0-9 = -9
+        (2, [4, 2, 7, 3, 5], 0, (8, 15, 15)),  # 8; 15; 3*5 = 15; 15-15 = 0
+        (2, [2, 3, 5, 7, 4], -17, (6, 11, 28)),  # 6; 11; 28; 11-28 = -17
+        (2, [0, 0, 0, 9, 9], -81, (0, 0, 81)),  # 0; 0; 81; 0-81 = -81
+    ],
+)
+def test_targets_and_subgoals_by_hand(
+    stage: int, context: list[int], target: int, subgoals: tuple[int, ...]
+) -> None:
+    assert STAGES[stage].target(context) == target
+    assert STAGES[stage].subgoals(context) == subgoals
+
+
+def test_make_batch_pads_and_derives_targets() -> None:
+    # The extra columns hold digits on purpose: make_batch must replace them with [EOS].
+    context = torch.tensor([[4, 2, 7, 3, 5], [4, 2, 7, 3, 5], [4, 2, 7, 3, 5], [9, 9, 9, 1, 1]])
+    batch = make_batch(context, torch.tensor([0, 1, 2, 1]))
+    assert len(batch) == 4
+    assert batch.context.tolist() == [
+        [4, 2, 7, EOS, EOS],
+        [4, 2, 7, 3, EOS],
+        [4, 2, 7, 3, 5],
+        [9, 9, 9, 1, EOS],
+    ]
+    assert batch.stage.tolist() == [0, 1, 2, 1]
+    assert batch.n_operands.tolist() == [3, 4, 5, 4]
+    assert batch.target.tolist() == [15, 12, 0, 89]  # 9*9+9-1 = 89
+    valid = batch.subgoal_valid.tolist()
+    one, two, three = [True, False, False], [True, True, False], [True, True, True]
+    assert valid == [one, two, three, two]
+    subgoals = [
+        [v for v, ok in zip(row, oks, strict=True) if ok]
+        for row, oks in zip(batch.subgoals.tolist(), valid, strict=True)
+    ]
+    assert subgoals == [[8], [8, 15], [8, 15, 15], [81, 90]]
+
+
+def test_make_batch_agrees_with_stage_functions() -> None:
+    gen = torch.Generator().manual_seed(7)
+    stages = torch.randint(0, 3, (300,), generator=gen)
+    batch = sample_batch(stages, gen)
+    for i in range(len(batch)):
+        stage = int(batch.stage[i])
+        n = STAGES[stage].n_operands
+        context = batch.context[i, :n].tolist()
+        assert int(batch.n_operands[i]) == n
+        assert int(batch.target[i]) == STAGES[stage].target(context)
+        subgoals = batch.subgoals[i][batch.subgoal_valid[i]].tolist()
+        assert tuple(subgoals) == STAGES[stage].subgoals(context)
+
+
+def test_sample_batch_is_deterministic_per_seed() -> None:
+    stages = stage_tensor(2, 64)
+    first = sample_batch(stages, torch.Generator().manual_seed(123))
+    again = sample_batch(stages, torch.Generator().manual_seed(123))
+    other = sample_batch(stages, torch.Generator().manual_seed(124))
+    assert torch.equal(first.context, again.context)
+    assert torch.equal(first.target, again.target)
+    assert not torch.equal(first.context, other.context)
+
+
+def test_sampled_digits_are_uniform_and_padded() -> None:
+    gen = torch.Generator().manual_seed(0)
+    stages = torch.tensor([0, 1, 2]).repeat(4000)  # (12000,)
+    batch = sample_batch(stages, gen)
+    cols = torch.arange(MAX_OPERANDS)
+    valid = cols[None, :] < batch.n_operands[:, None]
+    digits = batch.context[valid]
+    assert digits.min() >= 0 and digits.max() <= 9
+    counts = torch.bincount(digits, minlength=10)
+    assert counts.shape == (10,) and bool((counts > 0).all())
+    share = counts.float() / digits.numel()  # 48,000 digits: each share is 0.1 +- 0.004 (3 sd)
+    assert bool(((share - 0.1).abs() < 0.006).all()), share
+    assert bool((batch.context[~valid] == EOS).all())
+    for stage in range(3):  # every column of a stage is drawn, not only the first one
+        cols_used = batch.context[batch.stage == stage, : STAGES[stage].n_operands]
+        assert bool((cols_used.float().mean(0) - 4.5).abs().lt(0.2).all())
+
+
+def test_stage_tensor() -> None:
+    t = stage_tensor(1, 5)
+    assert t.dtype == torch.long and t.tolist() == [1] * 5
+    assert stage_tensor(2, 0).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("stage", "match"),
+    [(-1, "0..2"), (3, "0..2"), (True, "an int"), (1.0, "an int"), ("1", "an int"), (None, "int")],
+)
+def test_stage_validation(stage: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        check_stage(stage)
+    with pytest.raises(ValueError, match=match):
+        stage_tensor(stage, 3)  # type: ignore[arg-type]
+
+
+def test_check_stage_accepts_valid() -> None:
+    assert [check_stage(s) for s in range(3)] == [0, 1, 2]

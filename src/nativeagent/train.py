@@ -137,12 +137,10 @@ def train(cfg: Config, out_dir: Path, report: Reporter | None = None) -> dict[st
                     "episodes": episodes,
                     "wall_s": round(time.perf_counter() - start, 4),
                     "stage": int(stages[-1]),
-                    "train_acc": float(ro.correct[current].float().mean())
-                    if current.any()
-                    else 0.0,
-                    "train_reward": float(ro.reward.sum(1).mean()),
-                    **parts,
-                    "grad_norm": float(grad_norm),
+                    "train_acc": round(float(ro.correct[current].float().mean()), 6),
+                    "train_reward": round(float(ro.reward.sum(1).mean()), 6),
+                    **{k: round(v, 6) for k, v in parts.items()},
+                    "grad_norm": round(float(grad_norm), 6),
                     **record,
                 }
                 metrics_file.write(json.dumps(record) + "\n")

@@ -61,3 +61,11 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
         load_config(bad)
     with pytest.raises(ConfigError, match="unknown preset"):
         load_config(preset="fast")
+
+
+def test_top_level_configs_are_the_presets() -> None:
+    root = Path(__file__).resolve().parents[1] / "configs"
+    for name in ("default", "tutorial"):
+        assert load_config(root / f"{name}.toml", preset="default") == load_config(preset=name)
+    # the shipped default.toml spells out exactly the built-in defaults
+    assert load_config() == from_dict({})

@@ -3,46 +3,24 @@
 from __future__ import annotations
 
 import io
-import json
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from nativeagent.config import Config, ConfigError, from_dict
+from nativeagent.fileio import atomic_write_bytes
 from nativeagent.models import make_model
 
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
 METRICS = "metrics.jsonl"
-CONFIG = "config.json"
 FORMAT_VERSION = 1
 
 
 class RunDirError(ValueError):
     """A run directory or checkpoint that cannot be used, with the reason."""
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so a reader sees the old file or the whole new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Atomically write ``obj`` as indented JSON."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

@@ -95,6 +95,9 @@ def train(
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a finished run in --out.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    tensorboard: Annotated[
+        bool, typer.Option("--tensorboard", help="Also write TensorBoard scalars.")
+    ] = False,
 ) -> None:
     """Train an agent and write metrics.jsonl, checkpoint.pt and result.json into --out."""
     overrides = list(set_ or [])
@@ -102,11 +105,17 @@ def train(
         overrides.append(f"train.seed={seed}")
     if device is not None:
         overrides.append(f"train.device={json.dumps(device)}")
+    if tensorboard:
+        overrides.append("train.tensorboard=true")
     try:
         cfg = load_config(config, preset, overrides)
         from nativeagent.train import resolve_device
 
         resolve_device(cfg.train.device)
+        if cfg.train.tensorboard:
+            from nativeagent.metrics_log import check_tensorboard
+
+            check_tensorboard()
     except USER_ERRORS as err:
         fail(str(err))
     out_dir = out or _default_out(cfg, preset)

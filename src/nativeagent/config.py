@@ -15,9 +15,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import tomli_w
 import tomllib
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
+
+from nativeagent.fileio import atomic_write_bytes, atomic_write_json
 
 _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
 PRESETS = ("default", "tutorial")
@@ -122,7 +125,9 @@ class TrainConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """``auto`` uses CUDA when present."""
     threads: int = Field(0, ge=0)
-    """torch CPU threads; 0 keeps torch's default."""
+    """torch CPU threads; 0 keeps torch's default. Use 1 when several runs share a CPU."""
+    tensorboard: bool = False
+    """Also write TensorBoard scalars into ``RUN_DIR/tensorboard`` (extra ``[tensorboard]``)."""
 
 
 @dataclass(config=_STRICT)
@@ -142,6 +147,14 @@ class Config:
 
 
 _ADAPTER = TypeAdapter(Config)
+CONFIG_TOML = "config.toml"
+CONFIG_JSON = "config.json"
+
+
+def save_config(cfg: Config, run_dir: Path) -> None:
+    """Write the effective configuration into a run directory, as TOML and JSON."""
+    atomic_write_bytes(run_dir / CONFIG_TOML, tomli_w.dumps(cfg.to_dict()).encode())
+    atomic_write_json(run_dir / CONFIG_JSON, cfg.to_dict())
 
 
 def _format(err: ValidationError) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,18 +12,13 @@ import numpy as np
 import torch
 
 from nativeagent.algos.a2c import A2CLossWeights, a2c_loss
-from nativeagent.checkpoint import (
-    CHECKPOINT,
-    CONFIG,
-    METRICS,
-    RESULT,
-    atomic_write_json,
-    save_checkpoint,
-)
-from nativeagent.config import Config
+from nativeagent.checkpoint import CHECKPOINT, RESULT, save_checkpoint
+from nativeagent.config import Config, save_config
 from nativeagent.curriculum import Curriculum
 from nativeagent.evaluate import StageAccuracy, decode_tokens, evaluate
+from nativeagent.fileio import atomic_write_json
 from nativeagent.machine import Shaping, make_machine
+from nativeagent.metrics_log import MetricsLog
 from nativeagent.models import make_model
 from nativeagent.rollout import rollout
 from nativeagent.tasks import N_STAGES, sample_batch
@@ -87,7 +81,7 @@ def train(cfg: Config, out_dir: Path, report: Reporter | None = None) -> dict[st
         torch.set_num_threads(t.threads)
     device = resolve_device(t.device)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out_dir / CONFIG, cfg.to_dict())
+    save_config(cfg, out_dir)
 
     gens = Generators.from_seed(t.seed, device)
     model = build_model(cfg, gens.init, device)
@@ -105,7 +99,7 @@ def train(cfg: Config, out_dir: Path, report: Reporter | None = None) -> dict[st
     n_tokens, masked = decode_tokens(cfg), cfg.decode.mode == "closed"
 
     episodes, update, solved_early = 0, 0, False
-    with (out_dir / METRICS).open("w") as metrics_file:
+    with MetricsLog(out_dir, t.tensorboard) as metrics_log:
         for update in range(1, t.max_updates + 1):
             model.train()
             stages = curriculum.stages(update - 1, t.batch_size, gens.data)
@@ -143,7 +137,7 @@ def train(cfg: Config, out_dir: Path, report: Reporter | None = None) -> dict[st
                     "grad_norm": round(float(grad_norm), 6),
                     **record,
                 }
-                metrics_file.write(json.dumps(record) + "\n")
+                metrics_log.log(record)
                 if report:
                     report(record)
             if solved_early:

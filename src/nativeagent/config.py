@@ -122,6 +122,8 @@ class TrainConfig:
     """Fresh episodes per stage in the final accuracy table."""
     log_every: int = Field(10, ge=1)
     """Updates between lines of ``metrics.jsonl``."""
+    checkpoint_every: int = Field(50, ge=1)
+    """Updates between checkpoints (written atomically; one is also written at the end)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """``auto`` uses CUDA when present."""
     threads: int = Field(0, ge=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -38,18 +39,24 @@ def check_tensorboard() -> None:
 class MetricsLog:
     """Append one JSON object per record to ``metrics.jsonl``; mirror scalars to TensorBoard."""
 
-    def __init__(self, run_dir: Path, tensorboard: bool = False) -> None:
-        self.file = (run_dir / METRICS).open("w")
+    def __init__(
+        self, run_dir: Path, tensorboard: bool = False, keep_bytes: int = 0, update: int = 0
+    ) -> None:
+        """Open the sinks, keeping the first ``keep_bytes`` of ``metrics.jsonl`` (a resume's)
+        and dropping TensorBoard events after ``update``."""
+        self.file = (run_dir / METRICS).open("ab")
+        self.file.truncate(keep_bytes)
         self.writer = None
         if tensorboard:
             check_tensorboard()
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(run_dir / TENSORBOARD_DIR))
+            purge = update + 1 if update else None
+            self.writer = SummaryWriter(str(run_dir / TENSORBOARD_DIR), purge_step=purge)
 
     def log(self, record: dict[str, Any]) -> None:
         """Write one record (it must hold ``update``)."""
-        self.file.write(json.dumps(record) + "\n")
+        self.file.write((json.dumps(record) + "\n").encode())
         self.file.flush()
         if self.writer is None:
             return
@@ -60,6 +67,14 @@ class MetricsLog:
         for stage, acc in record.get("eval", {}).items():
             self.writer.add_scalar(f"eval/T{stage}", acc, step)
         self.writer.add_scalar("charts/wall_s", record["wall_s"], step)
+
+    def sync(self) -> int:
+        """Make everything logged so far durable; return the length of ``metrics.jsonl``."""
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        if self.writer is not None:
+            self.writer.flush()
+        return self.file.tell()
 
     def close(self) -> None:
         """Flush and close every sink."""

@@ -1,7 +1,13 @@
-"""The training loop: sample a curriculum batch, decode, A2C update, evaluate, log, checkpoint."""
+"""The training loop: sample a curriculum batch, decode, A2C update, evaluate, log, checkpoint.
+
+Everything that decides what happens next (weights, optimizer, counters, curriculum, every
+generator, how much of ``metrics.jsonl`` belongs to the run) lives in one ``TrainState`` that a
+checkpoint captures whole, so a run killed at any moment resumes to the same end, bit for bit.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,16 +18,22 @@ import numpy as np
 import torch
 
 from nativeagent.algos.a2c import A2CLossWeights, a2c_loss
-from nativeagent.checkpoint import CHECKPOINT, RESULT, save_checkpoint
-from nativeagent.config import Config, save_config
+from nativeagent.checkpoint import CHECKPOINT, RESULT, RunDirError, load_checkpoint, save_checkpoint
+from nativeagent.config import Config, ConfigError, from_dict, save_config
 from nativeagent.curriculum import Curriculum
 from nativeagent.evaluate import StageAccuracy, decode_tokens, evaluate
-from nativeagent.fileio import atomic_write_json
+from nativeagent.fileio import atomic_write_json, remove_stale_temporaries
 from nativeagent.machine import Shaping, make_machine
 from nativeagent.metrics_log import MetricsLog
 from nativeagent.models import make_model
 from nativeagent.rollout import rollout
 from nativeagent.tasks import N_STAGES, sample_batch
+
+GENERATORS = ("data", "policy", "eval", "final")
+
+
+class NonFiniteError(RuntimeError):
+    """The loss or the gradients stopped being finite; training stops before the bad step."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -49,6 +61,13 @@ class Generators:
         gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds[1:]]
         return cls(int(seeds[0]), *gens)
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name).get_state() for name in GENERATORS}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        for name in GENERATORS:
+            getattr(self, name).set_state(state[name])
+
 
 def build_model(cfg: Config, init_seed: int, device: torch.device) -> torch.nn.Module:
     """Build the policy with weights drawn from ``init_seed`` (global RNG left untouched)."""
@@ -67,106 +86,212 @@ def _rates(acc: dict[int, StageAccuracy]) -> dict[int, float]:
     return {s: a.accuracy for s, a in acc.items()}
 
 
+@dataclass
+class TrainState:
+    """Everything a run needs to continue exactly where it was."""
+
+    cfg: Config
+    device: torch.device
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    curriculum: Curriculum
+    gens: Generators
+    update: int = 0  # updates done
+    episodes: int = 0
+    stopped: bool = False  # training ended early (solved) or ran out of updates
+    wall_s: float = 0.0  # training wall time before this process started
+    metrics_bytes: int = 0  # length of metrics.jsonl that belongs to this state
+
+    @classmethod
+    def fresh(cls, cfg: Config) -> TrainState:
+        device = resolve_device(cfg.train.device)
+        gens = Generators.from_seed(cfg.train.seed, device)
+        model = build_model(cfg, gens.init, device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.algo.lr)
+        return cls(
+            cfg, device, model, optimizer, Curriculum(cfg.curriculum, cfg.train.max_updates), gens
+        )
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        """A dict of tensors and plain values only (it is loaded with ``weights_only=True``)."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "config": self.cfg.to_dict(),
+            "update": self.update,
+            "episodes": self.episodes,
+            "stopped": self.stopped,
+            "wall_s": self.wall_s,
+            "metrics_bytes": self.metrics_bytes,
+            "curriculum": self.curriculum.state_dict(),
+            "generators": self.gens.state_dict(),
+        }
+
+    @classmethod
+    def from_checkpoint(cls, run_dir: Path) -> TrainState:
+        """Rebuild the state saved in ``run_dir``; a checkpoint that does not fit is an error."""
+        ckpt = load_checkpoint(run_dir)
+        try:
+            cfg = from_dict(ckpt["config"])
+            state = cls.fresh(cfg)
+            state.model.load_state_dict(ckpt["model"])
+            state.optimizer.load_state_dict(ckpt["optimizer"])
+            state.curriculum.load_state_dict(ckpt["curriculum"])
+            state.gens.load_state_dict(ckpt["generators"])
+            for key in ("update", "episodes", "stopped", "wall_s", "metrics_bytes"):
+                setattr(state, key, type(getattr(state, key))(ckpt[key]))
+        except (KeyError, TypeError, ValueError, RuntimeError, ConfigError) as err:
+            raise RunDirError(f"checkpoint in {run_dir} cannot resume training: {err}") from None
+        return state
+
+
 Reporter = Callable[[dict[str, Any]], None]
 
 
-def train(cfg: Config, out_dir: Path, report: Reporter | None = None) -> dict[str, Any]:
-    """Train one run into ``out_dir`` and return its ``result.json`` contents.
+class Trainer:
+    """Runs updates on a ``TrainState``, logging and checkpointing into a run directory."""
+
+    def __init__(self, state: TrainState, out_dir: Path, report: Reporter | None = None) -> None:
+        cfg = state.cfg
+        self.state, self.out_dir, self.report = state, out_dir, report
+        shaping = Shaping(cfg.machine.partial_reward, cfg.machine.process_reward)
+        self.machine = make_machine(cfg.machine.name, cfg.machine.max_steps, shaping)
+        a = cfg.algo
+        self.weights = A2CLossWeights(
+            a.value_coef, a.entropy_coef, a.gamma, a.gae_lambda, a.normalize_advantages
+        )
+        self.n_tokens, self.masked = decode_tokens(cfg), cfg.decode.mode == "closed"
+        self.started = time.perf_counter()
+
+    def wall(self) -> float:
+        """Training wall time so far, across resumes."""
+        return self.state.wall_s + time.perf_counter() - self.started
+
+    def checkpoint(self, log: MetricsLog) -> None:
+        """Make the metrics durable, then atomically replace the checkpoint."""
+        s = self.state
+        s.metrics_bytes = log.sync()
+        wall, s.wall_s = s.wall_s, self.wall()
+        save_checkpoint(self.out_dir / CHECKPOINT, s.to_checkpoint())
+        s.wall_s = wall
+
+    def step(self) -> dict[str, Any]:
+        """One A2C update; returns the loss parts. Raises ``NonFiniteError`` before a bad step."""
+        s, t = self.state, self.state.cfg.train
+        s.model.train()
+        stages = s.curriculum.stages(s.update, t.batch_size, s.gens.data)
+        batch = sample_batch(stages, s.gens.data)
+        ro = rollout(s.model, self.machine, batch, self.n_tokens, s.gens.policy, masked=self.masked)
+        loss, parts = a2c_loss(ro, self.weights)
+        s.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(
+            torch.nn.utils.clip_grad_norm_(s.model.parameters(), s.cfg.algo.max_grad_norm)
+        )
+        if not (math.isfinite(parts["loss"]) and math.isfinite(grad_norm)):
+            what = "gradient" if math.isfinite(parts["loss"]) else "loss"
+            raise NonFiniteError(
+                f"non-finite {what} at update {s.update + 1} "
+                f"(loss={parts['loss']}, grad_norm={grad_norm}); training stopped "
+                f"and the last good checkpoint in {self.out_dir} is intact"
+            )
+        s.optimizer.step()
+        s.update += 1
+        s.episodes += t.batch_size
+        current = stages == stages[-1]  # the stage being learned (replay comes first)
+        return {
+            "stage": int(stages[-1]),
+            "train_acc": round(float(ro.correct[current].float().mean()), 6),
+            "train_reward": round(float(ro.reward.sum(1).mean()), 6),
+            **{k: round(v, 6) for k, v in parts.items()},
+            "grad_norm": round(grad_norm, 6),
+        }
+
+    def periodic_eval(self) -> dict[str, Any]:
+        """Greedy evaluation; promotes the curriculum and decides an early stop."""
+        s, t = self.state, self.state.cfg.train
+        s.model.eval()
+        acc = evaluate(s.model, s.cfg, t.eval_episodes, s.gens.eval)
+        out: dict[str, Any] = {"eval": accuracy_dict(acc)}
+        out["promoted"] = s.curriculum.observe(_rates(acc))
+        if t.stop_when_solved and s.curriculum.solved(_rates(acc)):
+            # A passing 256-episode check is noisy: confirm on a larger fresh sample.
+            confirm = evaluate(s.model, s.cfg, t.final_eval_episodes, s.gens.eval)
+            out["confirm"] = accuracy_dict(confirm)
+            s.stopped = s.curriculum.solved(_rates(confirm))
+        return out
+
+    def run(self) -> None:
+        """Update until solved or out of updates, checkpointing every ``checkpoint_every``."""
+        s, t = self.state, self.state.cfg.train
+        with MetricsLog(self.out_dir, t.tensorboard, s.metrics_bytes, s.update) as log:
+            if s.update == 0:
+                self.checkpoint(log)  # so that a run killed at any moment can be resumed
+            while not s.stopped and s.update < t.max_updates:
+                parts = self.step()
+                record: dict[str, Any] = {}
+                if s.update % t.eval_every == 0 or s.update == t.max_updates:
+                    record = self.periodic_eval()
+                s.stopped = s.stopped or s.update == t.max_updates
+                if record or s.update % t.log_every == 0:
+                    record = {
+                        "update": s.update,
+                        "episodes": s.episodes,
+                        "wall_s": round(self.wall(), 4),
+                        **parts,
+                        **record,
+                    }
+                    log.log(record)
+                    if self.report:
+                        self.report(record)
+                if s.stopped or s.update % t.checkpoint_every == 0:
+                    self.checkpoint(log)
+
+    def finish(self) -> dict[str, Any]:
+        """Final greedy table on fresh episodes; writes and returns ``result.json``."""
+        s, t = self.state, self.state.cfg.train
+        s.model.eval()
+        final = evaluate(s.model, s.cfg, t.final_eval_episodes, s.gens.final)
+        result = {
+            "accuracy": accuracy_dict(final),
+            "interval": {str(k): [a.low, a.high] for k, a in final.items()},
+            "eval_episodes": t.final_eval_episodes,
+            "solved": all(final[k].accuracy >= s.cfg.curriculum.mastery for k in range(N_STAGES)),
+            "updates": s.update,
+            "episodes": s.episodes,
+            "wall_s": round(self.wall(), 3),
+            "seed": t.seed,
+            "machine": s.cfg.machine.name,
+            "device": str(s.device),
+        }
+        atomic_write_json(self.out_dir / RESULT, result)
+        return result
+
+
+def train(
+    cfg: Config, out_dir: Path, report: Reporter | None = None, *, resume: bool = False
+) -> dict[str, Any]:
+    """Train one run into ``out_dir`` (or continue it, with ``resume``); return ``result.json``.
 
     ``report`` is called with every metrics record (for progress displays).
     """
-    start = time.perf_counter()
-    t = cfg.train
-    if t.threads:
-        torch.set_num_threads(t.threads)
-    device = resolve_device(t.device)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out_dir)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    if resume:
+        remove_stale_temporaries(out_dir)
+        state = TrainState.from_checkpoint(out_dir)
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out_dir)
+        state = TrainState.fresh(cfg)
+    trainer = Trainer(state, out_dir, report)
+    trainer.run()
+    return trainer.finish()
 
-    gens = Generators.from_seed(t.seed, device)
-    model = build_model(cfg, gens.init, device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.algo.lr)
-    shaping = Shaping(cfg.machine.partial_reward, cfg.machine.process_reward)
-    machine = make_machine(cfg.machine.name, cfg.machine.max_steps, shaping)
-    curriculum = Curriculum(cfg.curriculum, t.max_updates)
-    weights = A2CLossWeights(
-        cfg.algo.value_coef,
-        cfg.algo.entropy_coef,
-        cfg.algo.gamma,
-        cfg.algo.gae_lambda,
-        cfg.algo.normalize_advantages,
-    )
-    n_tokens, masked = decode_tokens(cfg), cfg.decode.mode == "closed"
 
-    episodes, update, solved_early = 0, 0, False
-    with MetricsLog(out_dir, t.tensorboard) as metrics_log:
-        for update in range(1, t.max_updates + 1):
-            model.train()
-            stages = curriculum.stages(update - 1, t.batch_size, gens.data)
-            batch = sample_batch(stages, gens.data)
-            ro = rollout(model, machine, batch, n_tokens, gens.policy, masked=masked)
-            loss, parts = a2c_loss(ro, weights)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.algo.max_grad_norm)
-            optimizer.step()
-            episodes += t.batch_size
-
-            record: dict[str, Any] = {}
-            last = update == t.max_updates
-            if update % t.eval_every == 0 or last:
-                model.eval()
-                acc = evaluate(model, cfg, t.eval_episodes, gens.eval)
-                record["eval"] = accuracy_dict(acc)
-                record["promoted"] = curriculum.observe(_rates(acc))
-                if t.stop_when_solved and curriculum.solved(_rates(acc)):
-                    # A passing 256-episode check is noisy: confirm on a larger fresh sample.
-                    confirm = evaluate(model, cfg, t.final_eval_episodes, gens.eval)
-                    record["confirm"] = accuracy_dict(confirm)
-                    solved_early = curriculum.solved(_rates(confirm))
-            if record or update % t.log_every == 0:
-                current = stages == stages[-1]  # the stage being learned (replay comes first)
-                record = {
-                    "update": update,
-                    "episodes": episodes,
-                    "wall_s": round(time.perf_counter() - start, 4),
-                    "stage": int(stages[-1]),
-                    "train_acc": round(float(ro.correct[current].float().mean()), 6),
-                    "train_reward": round(float(ro.reward.sum(1).mean()), 6),
-                    **{k: round(v, 6) for k, v in parts.items()},
-                    "grad_norm": round(float(grad_norm), 6),
-                    **record,
-                }
-                metrics_log.log(record)
-                if report:
-                    report(record)
-            if solved_early:
-                break
-
-    model.eval()
-    final = evaluate(model, cfg, t.final_eval_episodes, gens.final)
-    save_checkpoint(
-        out_dir / CHECKPOINT,
-        {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "config": cfg.to_dict(),
-            "update": update,
-            "episodes": episodes,
-            "curriculum": curriculum.state_dict(),
-        },
-    )
-    result = {
-        "accuracy": accuracy_dict(final),
-        "interval": {str(s): [a.low, a.high] for s, a in final.items()},
-        "eval_episodes": t.final_eval_episodes,
-        "solved": all(final[s].accuracy >= cfg.curriculum.mastery for s in range(N_STAGES)),
-        "updates": update,
-        "episodes": episodes,
-        "wall_s": round(time.perf_counter() - start, 3),
-        "seed": t.seed,
-        "machine": cfg.machine.name,
-        "device": str(device),
-    }
-    atomic_write_json(out_dir / RESULT, result)
-    return result
+def resume_config(run_dir: Path) -> Config:
+    """The configuration a run directory's checkpoint was trained with."""
+    try:
+        return from_dict(load_checkpoint(run_dir)["config"])
+    except (KeyError, ConfigError) as err:
+        raise RunDirError(f"checkpoint in {run_dir} has an unusable config: {err}") from None

@@ -28,6 +28,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 USER_ERRORS = (ConfigError, RunDirError, ValueError, FileExistsError)
+EXIT_NONFINITE = 3  # training stopped on a NaN or infinity
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -98,8 +99,17 @@ def train(
     tensorboard: Annotated[
         bool, typer.Option("--tensorboard", help="Also write TensorBoard scalars.")
     ] = False,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue the run in this directory from its checkpoint.")
+    ] = None,
 ) -> None:
     """Train an agent and write metrics.jsonl, checkpoint.pt and result.json into --out."""
+    if resume is not None:
+        given = [config, seed, out, device, set_ or None, tensorboard or None]
+        if preset != "default" or any(v is not None for v in given):
+            fail("--resume continues a run with its own saved settings; give no other options")
+        _train(resume, None, quiet, resume=True)
+        return
     overrides = list(set_ or [])
     if seed is not None:
         overrides.append(f"train.seed={seed}")
@@ -122,9 +132,23 @@ def train(
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"--out {out_dir} exists and is not a directory")
     if not overwrite and ((out_dir / RESULT).exists() or (out_dir / CHECKPOINT).exists()):
-        fail(f"{out_dir} already holds a run; pick another --out or pass --overwrite")
+        fail(f"{out_dir} already holds a run; pick another --out, --resume it or pass --overwrite")
+    _train(out_dir, cfg, quiet)
 
+
+def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False) -> None:
+    """Run (or resume) training with a progress display; print the final table."""
+    from nativeagent.train import NonFiniteError, resume_config
     from nativeagent.train import train as run_training
+
+    if resume:
+        if (out_dir / RESULT).exists():
+            fail(f"the run in {out_dir} has already finished (see {out_dir / RESULT})")
+        try:
+            cfg = resume_config(out_dir)
+        except USER_ERRORS as err:
+            fail(str(err))
+    assert cfg is not None
 
     progress = Progress(
         TextColumn("[bold]train"),
@@ -146,12 +170,17 @@ def train(
                 progress.console.print(_eval_line(r), highlight=False, soft_wrap=True)
         progress.update(task, completed=r["update"], description=desc)
 
-    console.print(f"run directory: {out_dir}", highlight=False, soft_wrap=True)
+    verb = "resuming" if resume else "run directory:"
+    console.print(f"{verb} {out_dir}", highlight=False, soft_wrap=True)
     try:
         with progress:
-            result = run_training(cfg, out_dir, report)
+            result = run_training(cfg, out_dir, report, resume=resume)
     except KeyboardInterrupt:
-        fail(f"interrupted; the partial run is in {out_dir}", code=130)
+        fail(f"interrupted; continue with: nativeagent train --resume {out_dir}", code=130)
+    except NonFiniteError as err:
+        fail(str(err), code=EXIT_NONFINITE)
+    except RunDirError as err:
+        fail(str(err))
     console.print(accuracy_table("greedy accuracy (final)", _rows_from_result(result)))
     verdict = "solved every stage" if result["solved"] else "did NOT solve every stage"
     console.print(
@@ -236,9 +265,59 @@ def explain(
             console.print(f"  {e}", highlight=False, markup=False, soft_wrap=True)
 
 
+@app.command()
+def plot(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories written by train.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")],
+) -> None:
+    """Plot greedy accuracy and curriculum stage vs updates and wall time (several runs: mean)."""
+    from nativeagent.plot import plot_runs
+
+    try:
+        plot_runs(run_dirs, out)
+    except USER_ERRORS as err:
+        fail(str(err))
+    console.print(f"wrote {out}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by train.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")],
+    search: Annotated[
+        int, typer.Option(min=1, help="Fresh contexts per stage searched for example programs.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed for the example contexts.")] = 7,
+) -> None:
+    """One self-contained HTML page: accuracy, curves, curriculum, example programs, config."""
+    from nativeagent.report import write_report
+
+    try:
+        write_report(run_dir, out, search=search, seed=seed)
+    except USER_ERRORS as err:
+        fail(str(err))
+    console.print(f"wrote {out}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
-    """Entry point of the ``nativeagent`` script."""
-    app(prog_name="nativeagent")
+    """Entry point of the ``nativeagent`` script: usage errors too are one line, exit code 2."""
+    try:
+        code = app(prog_name="nativeagent", standalone_mode=False)
+    except Exception as err:
+        # Typer's click (vendored in recent typer) raises usage errors with these two members.
+        if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):
+            raise
+        if type(err).__name__ == "NoArgsIsHelpError":
+            console.print(err.format_message(), highlight=False, markup=False)
+            sys.exit(0)
+        ctx = getattr(err, "ctx", None)
+        where = (
+            f"nativeagent {ctx.info_name} --help" if ctx and ctx.parent else "nativeagent --help"
+        )
+        message = f"{err.format_message()} (see {where})"
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        sys.exit(err.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

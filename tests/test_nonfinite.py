@@ -1,0 +1,66 @@
+"""A NaN or infinity in the loss or gradients stops training; the last good checkpoint survives."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import nativeagent.train as train_module
+from nativeagent import cli
+from nativeagent.checkpoint import load_checkpoint
+from nativeagent.config import load_config
+from nativeagent.train import NonFiniteError, train
+
+OVERRIDES = ["train.max_updates=40", "train.checkpoint_every=5", "train.final_eval_episodes=10"]
+
+
+def poison_at(update: int, monkeypatch: pytest.MonkeyPatch, where: str = "loss") -> None:
+    """Make the loss (or only the gradients) non-finite on the given update (1-based)."""
+    real, calls = train_module.a2c_loss, [0]
+
+    def a2c_loss(ro, w):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        loss, parts = real(ro, w)
+        if calls[0] == update:
+            if where == "loss":
+                loss, parts = loss * float("nan"), {**parts, "loss": float("nan")}
+            else:  # the reported loss stays finite; 1e39 overflows float32, so gradients are inf
+                loss = loss + ro.value.sum() * 1e39
+        return loss, parts
+
+    monkeypatch.setattr(train_module, "a2c_loss", a2c_loss)
+
+
+@pytest.mark.parametrize("where", ["loss", "gradient"])
+def test_nonfinite_stops_before_the_bad_step(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poison_at(13, monkeypatch, where)
+    with pytest.raises(NonFiniteError, match=f"non-finite {where} at update 13"):
+        train(load_config(overrides=OVERRIDES), tmp_path)
+    good = load_checkpoint(tmp_path)
+    assert good["update"] == 10
+    assert all(torch.isfinite(v).all() for v in good["model"].values())
+    assert not (tmp_path / "result.json").exists()
+    # The run goes on from its last good checkpoint once the cause is gone.
+    monkeypatch.undo()
+    result = train(load_config(overrides=OVERRIDES), tmp_path, resume=True)
+    assert result["updates"] <= 40
+
+
+def test_cli_exit_code_and_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    poison_at(7, monkeypatch)
+    out = tmp_path / "run"
+    args = ["nativeagent", "train", "-q", "--out", str(out)]
+    for o in OVERRIDES:
+        args += ["--set", o]
+    monkeypatch.setattr(sys, "argv", args)
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    err = capsys.readouterr().err
+    assert info.value.code == cli.EXIT_NONFINITE == 3
+    assert "non-finite loss at update 7" in err and len(err.strip().splitlines()) == 1
+    assert load_checkpoint(out)["update"] == 5

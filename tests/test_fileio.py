@@ -13,6 +13,7 @@ def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
     atomic_write_json(target, {"x": 1})
     atomic_write_json(target, {"x": 2})
     assert target.read_text() == '{\n  "x": 2\n}\n'
+    assert target.stat().st_mode & 0o777 == 0o666 & ~fileio._umask()
     assert list(tmp_path.iterdir()) == [target]
 
 

@@ -267,7 +267,9 @@ def explain(
 
 @app.command()
 def plot(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories written by train.")],
+    run_dirs: Annotated[
+        list[Path], typer.Argument(metavar="RUN_DIR", help="Run directories written by train.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")],
 ) -> None:
     """Plot greedy accuracy and curriculum stage vs updates and wall time (several runs: mean)."""

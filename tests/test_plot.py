@@ -1,0 +1,157 @@
+"""Plots: real PNGs from real and synthetic runs, resampling that holds a stopped run's last
+value, one-line errors for bad input, and no matplotlib import until a plot is drawn."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nativeagent.cli import app
+from nativeagent.config import load_config
+from nativeagent.plot import common_grid, hold_linear, hold_step, load_curves, plot_runs
+from nativeagent.train import train
+
+TINY = [
+    "train.max_updates=20",
+    "train.eval_every=10",
+    "train.eval_episodes=32",
+    "train.final_eval_episodes=20",
+    "train.batch_size=64",
+    "train.threads=1",
+]
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("plot") / "run"
+    train(load_config(overrides=TINY), out)
+    return out
+
+
+def fake_run(path: Path, accs: list[list[float]], stages: list[int], dt: float = 1.0) -> Path:
+    """A run directory whose metrics hold one evaluation every 10 updates."""
+    path.mkdir(parents=True)
+    lines = [
+        {
+            "update": 10 * (i + 1),
+            "episodes": 640 * (i + 1),
+            "wall_s": dt * (i + 1),
+            "stage": stage,
+            "eval": {str(s): a for s, a in enumerate(acc)},
+            "promoted": i + 1 < len(stages) and stages[i + 1] > stage,
+        }
+        for i, (acc, stage) in enumerate(zip(accs, stages, strict=True))
+    ]
+    (path / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return path
+
+
+def assert_real_image(path: Path) -> np.ndarray:
+    img = matplotlib.image.imread(str(path))  # (H, W, 4) floats in [0, 1]
+    assert img.ndim == 3 and img.shape[0] > 500 and img.shape[1] > 800, img.shape
+    assert img[..., :3].var() > 0.005, "the image is (nearly) blank"
+    return img
+
+
+def test_one_real_run_gives_a_real_png(real_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "one.png"
+    plot_runs([real_run], out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_real_image(out)
+
+
+def test_several_runs_of_different_lengths(real_run: Path, tmp_path: Path) -> None:
+    long = fake_run(
+        tmp_path / "long", [[0.1, 0, 0], [1, 0.2, 0], [1, 1, 0.3], [1, 1, 1]], [0, 1, 2, 2]
+    )
+    short = fake_run(tmp_path / "short", [[0.5, 0, 0], [1, 0, 0]], [0, 1])
+    out = tmp_path / "three.png"
+    result = CliRunner().invoke(
+        app, ["plot", str(long), str(short), str(real_run), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    several = assert_real_image(out)
+    plot_runs([long], tmp_path / "one.png")
+    assert not np.array_equal(several, matplotlib.image.imread(str(tmp_path / "one.png")))
+
+
+def test_a_run_that_stopped_early_holds_its_last_value(tmp_path: Path) -> None:
+    long = load_curves(fake_run(tmp_path / "l", [[0, 0, 0]] * 4, [0, 0, 1, 2], dt=2.0))
+    short = load_curves(fake_run(tmp_path / "s", [[0.2, 0, 0], [0.6, 0, 0]], [0, 1]))
+    grid = common_grid([long.eval_update, short.eval_update], n=7)  # 10, 15, ..., 40
+    assert grid.tolist() == [10, 15, 20, 25, 30, 35, 40]
+    held = hold_linear(grid, short.eval_update, short.eval_acc[:, 0])
+    np.testing.assert_allclose(held, [0.2, 0.4, 0.6, 0.6, 0.6, 0.6, 0.6])
+    x, stage = short.stage_curve("update")  # starts at update 0 on the first stage
+    assert x.tolist() == [0, 10, 20] and stage.tolist() == [0, 0, 1]
+    assert hold_step(np.array([0.0, 10.0, 10.5, 20.0, 35.0]), x, stage).tolist() == [0, 0, 1, 1, 1]
+    assert long.stage_curve("wall")[0].tolist() == [0, 2, 4, 6, 8]
+    assert long.promoted.tolist() == [False, True, True, False]
+
+
+def invoke_fails(args: list[str], out: Path) -> str:
+    """Run the CLI, expect a one-line error with exit code 2 and no output file left behind."""
+    was_dir = out.is_dir()
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert out.is_dir() if was_dir else not out.exists()
+    if out.parent.is_dir():
+        assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")]
+    return result.stderr
+
+
+GOOD_LINE = '{"update": 10, "wall_s": 1.0, "stage": 0}\n'
+
+
+@pytest.mark.parametrize(
+    ("metrics", "out_name", "needle"),
+    [
+        (None, "out.png", "does not exist"),
+        ("no file", "out.png", "is not a nativeagent run directory (no metrics.jsonl)"),
+        ("", "out.png", "metrics.jsonl is empty"),
+        ("\n\n", "out.png", "metrics.jsonl is empty"),
+        (GOOD_LINE + "{oops\n", "out.png", "metrics.jsonl line 2 is not valid JSON"),
+        (GOOD_LINE, "nowhere/out.png", "directory"),
+        (GOOD_LINE, "adir", "it is a directory"),
+    ],
+)
+def test_bad_input_gives_a_one_line_error(
+    metrics: str | None, out_name: str, needle: str, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    if metrics is not None:
+        run.mkdir()
+    if metrics not in (None, "no file"):
+        (run / "metrics.jsonl").write_text(metrics)
+    (tmp_path / "adir").mkdir()
+    out = tmp_path / out_name
+    assert needle in invoke_fails(["plot", str(run), "--out", str(out)], out)
+
+
+def test_missing_matplotlib_says_how_to_install(
+    real_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    out = tmp_path / "x.png"
+    assert "pip install 'nativeagent[plot]'" in invoke_fails(
+        ["plot", str(real_run), "--out", str(out)], out
+    )
+
+
+def test_core_package_does_not_import_matplotlib_or_jinja2() -> None:
+    code = (
+        "import sys, nativeagent.cli, nativeagent.plot, nativeagent.report\n"
+        "print(sorted(m for m in ('matplotlib', 'jinja2') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

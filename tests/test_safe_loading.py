@@ -28,7 +28,6 @@ class Payload:
 def evil_run(tmp_path: Path) -> tuple[Path, Path]:
     run = tmp_path / "run"
     train(load_config(overrides=["train.max_updates=2", "train.final_eval_episodes=5"]), run)
-    (run / "result.json").unlink()  # so that --resume would try to load it
     marker = tmp_path / "pwned"
     ckpt = load_checkpoint(run)
     ckpt["config"] = Payload(marker)  # a real-looking checkpoint with one poisoned entry
@@ -55,7 +54,12 @@ PATHS: dict[str, Callable[[Path], object]] = {
     "train(resume=True)": lambda run: train(load_config(), run, resume=True),
     "cli eval": lambda run: _cli("eval", str(run)),
     "cli explain": lambda run: _cli("explain", str(run)),
-    "cli train --resume": lambda run: _cli("train", "--resume", str(run)),
+    "cli report": lambda run: _cli("report", str(run), "--out", str(run / "r.html")),
+    # --resume refuses a finished run before loading anything, so make it unfinished first
+    "cli train --resume": lambda run: (
+        (run / "result.json").unlink(),
+        _cli("train", "--resume", str(run)),
+    ),
 }
 
 

@@ -93,7 +93,9 @@ def main() -> None:
             torn = bool(list(run.glob(".*.tmp"))) if run.exists() else False
             mid_write += torn
             at = load_checkpoint(run)["update"] if (run / "checkpoint.pt").exists() else None
-            if at is None:  # killed before the first checkpoint: nothing to resume; start over
+            if (run / "result.json").exists():  # killed after its last write, while exiting
+                outcome = "complete"
+            elif at is None:  # killed before the first checkpoint: nothing to resume; start over
                 subprocess.run(
                     [*command(run, args.seed), "--overwrite"], check=True, stdout=subprocess.DEVNULL
                 )

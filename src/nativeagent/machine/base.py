@@ -12,6 +12,7 @@ from nativeagent.tasks import Batch
 class BatchedMachine(Protocol):
     """Many episodes stepped in lockstep; finished episodes stay frozen."""
 
+    batch: Batch  # the episodes being run
     answer: torch.Tensor  # (B,) int64, valid where ``answered``
     answered: torch.Tensor  # (B,) bool
     done: torch.Tensor  # (B,) bool
@@ -19,6 +20,10 @@ class BatchedMachine(Protocol):
 
     def reset(self, batch: Batch) -> None:
         """Start one episode per entry of ``batch``."""
+        ...
+
+    def reset_rows(self, batch: Batch, rows: torch.Tensor) -> None:
+        """Restart the episodes where ``rows`` ``(B,)`` is True on ``batch``; keep the others."""
         ...
 
     def legal(self) -> torch.Tensor:

@@ -35,17 +35,25 @@ class CanonicalMachine:
         self.max_steps = max_steps
         self.shaping = shaping
 
+    #: Per-episode state; every one starts at zero / False.
+    STATE = ("acc", "mem", "p", "has_acc", "has_mem", "armed", "done", "answered", "answer")
+    STATE += ("steps", "hit")
+
     def reset(self, batch: Batch) -> None:
         """Start one empty-register episode per context of ``batch``."""
         self.batch = batch
         size, device = len(batch), batch.stage.device
-        zeros = torch.zeros(size, dtype=torch.long, device=device)
-        false = torch.zeros(size, dtype=torch.bool, device=device)
-        self.acc, self.mem, self.p = zeros.clone(), zeros.clone(), zeros.clone()
-        self.has_acc, self.has_mem, self.armed = false.clone(), false.clone(), false.clone()
-        self.done, self.answered = false.clone(), false.clone()
-        self.answer, self.steps = zeros.clone(), zeros.clone()
+        for name in self.STATE:
+            dtype = torch.long if name in ("acc", "mem", "p", "answer", "steps") else torch.bool
+            setattr(self, name, torch.zeros(size, dtype=dtype, device=device))
         self.hit = torch.zeros_like(batch.subgoal_valid)  # (B, 3) subgoals already produced
+        self._legal = self._compute_legal()
+
+    def reset_rows(self, batch: Batch, rows: torch.Tensor) -> None:
+        """Restart only the episodes where ``rows`` ``(B,)``; ``batch`` holds their new contexts."""
+        self.batch = batch
+        for name in self.STATE:
+            getattr(self, name)[rows] = 0
         self._legal = self._compute_legal()
 
     def legal(self) -> torch.Tensor:

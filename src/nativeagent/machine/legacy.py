@@ -23,17 +23,27 @@ class LegacyMachine:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
         self.max_steps = max_steps
 
+    #: Per-episode state; every one starts at zero / False (``mem`` 0 is "none").
+    STATE = ("last", "has_last", "mem", "done", "answered", "answer", "steps")
+
     def reset(self, batch: Batch) -> None:
         """Start one episode per context with ``last`` and ``mem`` empty."""
-        self.batch = batch
         size, device = len(batch), batch.stage.device
-        self.last = torch.zeros(size, dtype=torch.long, device=device)
-        self.has_last = torch.zeros(size, dtype=torch.bool, device=device)
-        self.mem = torch.full((size,), _NONE, dtype=torch.long, device=device)
-        self.done = torch.zeros_like(self.has_last)
-        self.answered = torch.zeros_like(self.has_last)
-        self.answer = torch.zeros_like(self.last)
-        self.steps = torch.zeros_like(self.last)
+        for name in self.STATE:
+            dtype = torch.bool if name in ("has_last", "done", "answered") else torch.long
+            setattr(self, name, torch.zeros(size, dtype=dtype, device=device))
+        self._use(batch)
+
+    def reset_rows(self, batch: Batch, rows: torch.Tensor) -> None:
+        """Restart only the episodes where ``rows`` ``(B,)``; ``batch`` holds their new contexts."""
+        for name in self.STATE:
+            getattr(self, name)[rows] = 0
+        self._use(batch)
+
+    def _use(self, batch: Batch) -> None:
+        """Targets and goal values the reward checks, derived from the contexts."""
+        self.batch = batch
+        device = batch.stage.device
         x = torch.where(batch.context < 10, batch.context, 0)
         a, b, c, d, e = x.unbind(1)
         s = batch.stage

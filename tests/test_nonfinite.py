@@ -64,3 +64,30 @@ def test_cli_exit_code_and_message(
     assert info.value.code == cli.EXIT_NONFINITE == 3
     assert "non-finite loss at update 7" in err and len(err.strip().splitlines()) == 1
     assert load_checkpoint(out)["update"] == 5
+
+
+def test_a_failed_write_is_one_line_and_keeps_the_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import nativeagent.checkpoint as checkpoint_module
+
+    real, calls = checkpoint_module.atomic_write_bytes, [0]
+
+    def disk_full_on_third(path: Path, data: bytes) -> None:
+        calls[0] += 1
+        if calls[0] == 3:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(checkpoint_module, "atomic_write_bytes", disk_full_on_third)
+    out = tmp_path / "run"
+    args = ["nativeagent", "train", "-q", "--out", str(out)]
+    for o in OVERRIDES:
+        args += ["--set", o]
+    monkeypatch.setattr(sys, "argv", args)
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "No space left on device" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert load_checkpoint(out)["update"] == 5  # writes 1 and 2 (updates 0, 5) are intact

@@ -181,6 +181,8 @@ def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False)
         fail(str(err), code=EXIT_NONFINITE)
     except RunDirError as err:
         fail(str(err))
+    except OSError as err:  # e.g. a full disk: the last complete checkpoint is still in place
+        fail(f"cannot write the run in {out_dir}: {err.strerror or err}; resume it with --resume")
     console.print(accuracy_table("greedy accuracy (final)", _rows_from_result(result)))
     verdict = "solved every stage" if result["solved"] else "did NOT solve every stage"
     console.print(

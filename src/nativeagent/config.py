@@ -67,22 +67,56 @@ class DecodeConfig:
 
 @dataclass(config=_STRICT)
 class AlgoConfig:
-    """A2C and its optimiser (Adam)."""
+    """The training algorithm, its optimiser (Adam) and the loss weights all algorithms share."""
 
+    name: Literal["a2c", "ppo", "grpo"] = "a2c"
+    """``a2c`` (default), ``ppo`` (settings in ``[ppo]``) or ``grpo`` (settings in ``[grpo]``)."""
     lr: float = Field(3e-3, gt=0.0, le=1.0)
     """Adam learning rate (the tutorial used 3e-4)."""
     entropy_coef: float = Field(0.05, ge=0.0)
     """Weight of the entropy bonus; 0.05 escapes the stage-2 shortcut that 0.01 sticks in."""
     value_coef: float = Field(0.5, ge=0.0)
-    """Weight of the value loss."""
+    """Weight of the value loss (A2C, PPO; GRPO has no critic)."""
     max_grad_norm: float = Field(1.0, gt=0.0)
     """Gradient clipping norm."""
     gamma: float = Field(1.0, ge=0.0, le=1.0)
     """Discount."""
     gae_lambda: float = Field(1.0, ge=0.0, le=1.0)
-    """GAE λ; 1.0 gives Monte Carlo returns minus the value baseline."""
+    """GAE λ for A2C; 1.0 gives Monte Carlo returns minus the value baseline."""
     normalize_advantages: bool = False
-    """Standardise advantages over the batch's alive steps."""
+    """A2C: standardise advantages over the batch's alive steps."""
+
+
+@dataclass(config=_STRICT)
+class PPOConfig:
+    """PPO (``algo.name = "ppo"``): clipped surrogate, GAE, epochs of minibatches."""
+
+    epochs: int = Field(4, ge=1, le=100)
+    """Passes over each batch."""
+    minibatches: int = Field(4, ge=1)
+    """Minibatches (of whole episodes) per pass."""
+    clip_coef: float = Field(0.2, gt=0.0, lt=1.0)
+    """Clip range ε of the probability ratio."""
+    clip_value: bool = False
+    """Also clip the value function's change (pessimistic max of plain and clipped loss)."""
+    value_clip_coef: float = Field(0.2, gt=0.0)
+    """Clip range of the value change when ``clip_value``."""
+    gae_lambda: float = Field(0.95, ge=0.0, le=1.0)
+    """GAE λ for PPO's advantages."""
+    normalize_advantages: bool = True
+    """Standardise advantages per minibatch."""
+
+
+@dataclass(config=_STRICT)
+class GRPOConfig:
+    """GRPO (``algo.name = "grpo"``): group-normalised outcome advantages, no critic."""
+
+    group_size: int = Field(8, ge=2)
+    """Rollouts per context; ``train.batch_size`` episodes = contexts × group_size."""
+    epochs: int = Field(1, ge=1, le=100)
+    """Clipped updates per batch (1 = one policy-gradient step)."""
+    clip_coef: float = Field(0.2, gt=0.0, lt=1.0)
+    """Clip range ε of the probability ratio."""
 
 
 @dataclass(config=_STRICT)
@@ -140,6 +174,8 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     algo: AlgoConfig = field(default_factory=AlgoConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 

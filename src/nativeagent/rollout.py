@@ -1,8 +1,14 @@
-"""Decoding episodes: policy step, optional legal-action mask, machine step, as (B, T) tensors."""
+"""Decoding episodes: policy step, optional legal-action mask, machine step, as (B, T) tensors.
+
+``rollout`` samples (or takes the argmax of) the policy while the machine runs; ``replay``
+re-scores stored actions under the current weights, for algorithms that update several times
+on one batch (PPO, GRPO).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -26,6 +32,21 @@ class Rollout:
     answer: torch.Tensor  # (B,) int64, valid where answered
     answered: torch.Tensor  # (B,) bool
     correct: torch.Tensor  # (B,) bool: answered the stated target
+    legal: torch.Tensor | None = None  # (B, T, V) bool masks used when decoding closed loop
+
+
+def policy_step(
+    model: Policy, state: Any, token: torch.Tensor, legal: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """Feed ``token``; return log-probabilities ``(B, V)`` (masked to ``legal``), value, state."""
+    logits, value, state = model.step(state, token)
+    if legal is not None:
+        logits = logits.masked_fill(~legal, _MASKED)
+    return torch.log_softmax(logits, dim=-1), value, state
+
+
+def _entropy(log_probs: torch.Tensor) -> torch.Tensor:
+    return -(log_probs.exp() * log_probs).sum(-1)
 
 
 def rollout(
@@ -46,13 +67,14 @@ def rollout(
     machine.reset(batch)
     state, token = model.start(batch)
     cols: dict[str, list[torch.Tensor]] = {k: [] for k in ("a", "lp", "ent", "v", "r", "alive")}
+    masks: list[torch.Tensor] = []
     for _ in range(n_tokens):
         alive = ~machine.done
-        logits, value, state = model.step(state, token)  # (B, V), (B,)
+        legal = None
         if masked:
             legal = machine.legal() | ~alive[:, None]  # finished rows stay unmasked (ignored)
-            logits = logits.masked_fill(~legal, _MASKED)
-        log_probs = torch.log_softmax(logits, dim=-1)
+            masks.append(legal)
+        log_probs, value, state = policy_step(model, state, token, legal)  # (B, V), (B,)
         if greedy:
             token = log_probs.argmax(-1)
         else:
@@ -60,7 +82,7 @@ def rollout(
         reward, _ = machine.step(token)
         cols["a"].append(token)
         cols["lp"].append(log_probs.gather(1, token[:, None]).squeeze(1))
-        cols["ent"].append(-(log_probs.exp() * log_probs).sum(-1))
+        cols["ent"].append(_entropy(log_probs))
         cols["v"].append(value)
         cols["r"].append(reward)
         cols["alive"].append(alive)
@@ -68,4 +90,25 @@ def rollout(
             break
     a, lp, ent, v, r, al = (torch.stack(cols[k], 1) for k in ("a", "lp", "ent", "v", "r", "alive"))
     correct = machine.answered & (machine.answer == batch.target)
-    return Rollout(a, lp, ent, v, r, al, machine.answer, machine.answered, correct)
+    legal_all = torch.stack(masks, 1) if masks else None
+    return Rollout(a, lp, ent, v, r, al, machine.answer, machine.answered, correct, legal_all)
+
+
+def replay(
+    model: Policy, batch: Batch, actions: torch.Tensor, legal: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Log-probability, entropy and value ``(B, T)`` of stored ``actions`` under ``model`` now.
+
+    The model is fed exactly what it saw while decoding (``[CTX]``, then its own actions) and
+    the same legal masks are applied, so with unchanged weights this reproduces the rollout.
+    """
+    state, token = model.start(batch)
+    lps, ents, values = [], [], []
+    for t in range(actions.shape[1]):
+        mask = legal[:, t] if legal is not None else None
+        log_probs, value, state = policy_step(model, state, token, mask)
+        token = actions[:, t]
+        lps.append(log_probs.gather(1, token[:, None]).squeeze(1))
+        ents.append(_entropy(log_probs))
+        values.append(value)
+    return torch.stack(lps, 1), torch.stack(ents, 1), torch.stack(values, 1)

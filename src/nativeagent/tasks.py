@@ -10,7 +10,7 @@ A stage's context is ``n`` uniform digits ``a b c [d [e]]``; batched contexts ar
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -85,6 +85,10 @@ class Batch:
 
     def __len__(self) -> int:
         return self.stage.shape[0]
+
+    def index(self, rows: torch.Tensor) -> Batch:
+        """The episodes ``rows`` (indices or a bool mask), in that order."""
+        return Batch(*(getattr(self, f.name)[rows] for f in fields(self)))
 
 
 def make_batch(context: torch.Tensor, stage: torch.Tensor) -> Batch:

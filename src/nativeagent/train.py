@@ -7,7 +7,6 @@ checkpoint captures whole, so a run killed at any moment resumes to the same end
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from nativeagent.algos.a2c import A2CLossWeights, a2c_loss
+from nativeagent.algos import make_algorithm
+from nativeagent.algos.common import NonFiniteError
 from nativeagent.checkpoint import CHECKPOINT, RESULT, RunDirError, load_checkpoint, save_checkpoint
 from nativeagent.config import Config, ConfigError, from_dict, save_config
 from nativeagent.curriculum import Curriculum
@@ -30,10 +30,6 @@ from nativeagent.rollout import rollout
 from nativeagent.tasks import N_STAGES, sample_batch
 
 GENERATORS = ("data", "policy", "eval", "final")
-
-
-class NonFiniteError(RuntimeError):
-    """The loss or the gradients stopped being finite; training stops before the bad step."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -156,10 +152,7 @@ class Trainer:
         self.state, self.out_dir, self.report = state, out_dir, report
         shaping = Shaping(cfg.machine.partial_reward, cfg.machine.process_reward)
         self.machine = make_machine(cfg.machine.name, cfg.machine.max_steps, shaping)
-        a = cfg.algo
-        self.weights = A2CLossWeights(
-            a.value_coef, a.entropy_coef, a.gamma, a.gae_lambda, a.normalize_advantages
-        )
+        self.algo = make_algorithm(cfg)
         self.n_tokens, self.masked = decode_tokens(cfg), cfg.decode.mode == "closed"
         self.started = time.perf_counter()
 
@@ -176,35 +169,27 @@ class Trainer:
         s.wall_s = wall
 
     def step(self) -> dict[str, Any]:
-        """One A2C update; returns the loss parts. Raises ``NonFiniteError`` before a bad step."""
+        """One update; returns its metrics. Raises ``NonFiniteError`` before a bad step."""
         s, t = self.state, self.state.cfg.train
         s.model.train()
-        stages = s.curriculum.stages(s.update, t.batch_size, s.gens.data)
-        batch = sample_batch(stages, s.gens.data)
+        n_contexts = self.algo.contexts_per_update(t.batch_size)
+        stages = s.curriculum.stages(s.update, n_contexts, s.gens.data)
+        batch = self.algo.expand(sample_batch(stages, s.gens.data))
         ro = rollout(s.model, self.machine, batch, self.n_tokens, s.gens.policy, masked=self.masked)
-        loss, parts = a2c_loss(ro, self.weights)
-        s.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = float(
-            torch.nn.utils.clip_grad_norm_(s.model.parameters(), s.cfg.algo.max_grad_norm)
-        )
-        if not (math.isfinite(parts["loss"]) and math.isfinite(grad_norm)):
-            what = "gradient" if math.isfinite(parts["loss"]) else "loss"
+        try:
+            parts = self.algo.update(s.model, s.optimizer, batch, ro, s.gens.policy)
+        except NonFiniteError as err:
             raise NonFiniteError(
-                f"non-finite {what} at update {s.update + 1} "
-                f"(loss={parts['loss']}, grad_norm={grad_norm}); training stopped "
-                f"and the last good checkpoint in {self.out_dir} is intact"
-            )
-        s.optimizer.step()
+                err.what, err.loss, err.grad_norm, s.update + 1, self.out_dir
+            ) from None
         s.update += 1
-        s.episodes += t.batch_size
-        current = stages == stages[-1]  # the stage being learned (replay comes first)
+        s.episodes += len(batch)
+        current = batch.stage == stages[-1]  # the stage being learned (replay comes first)
         return {
             "stage": int(stages[-1]),
             "train_acc": round(float(ro.correct[current].float().mean()), 6),
             "train_reward": round(float(ro.reward.sum(1).mean()), 6),
-            **{k: round(v, 6) for k, v in parts.items()},
-            "grad_norm": round(grad_norm, 6),
+            **{k: round(float(v), 6) for k, v in parts.items()},
         }
 
     def periodic_eval(self) -> dict[str, Any]:

@@ -1,0 +1,76 @@
+"""Training algorithms behind one interface; each lives in its own file.
+
+An algorithm says how many contexts an update samples, how it expands them into episodes
+(GRPO decodes each context several times) and how it updates the model on a rollout.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+
+from nativeagent.algos.a2c import A2C, A2CLossWeights
+from nativeagent.algos.common import NonFiniteError
+from nativeagent.algos.grpo import GRPO, GRPOSettings
+from nativeagent.algos.ppo import PPO, PPOSettings
+from nativeagent.config import Config
+from nativeagent.rollout import Rollout
+from nativeagent.tasks import Batch
+
+ALGORITHMS = ("a2c", "ppo", "grpo")
+
+
+class Algorithm(Protocol):
+    """What the trainer needs from an algorithm."""
+
+    def contexts_per_update(self, batch_size: int) -> int:
+        """Fresh contexts to sample for a batch of ``batch_size`` episodes."""
+        ...
+
+    def expand(self, batch: Batch) -> Batch:
+        """The episodes to decode for the sampled contexts."""
+        ...
+
+    def update(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        batch: Batch,
+        ro: Rollout,
+        generator: torch.Generator,
+    ) -> dict[str, Any]:
+        """Update ``model`` on ``ro``; return metrics (``loss``, ``grad_norm``, ...)."""
+        ...
+
+
+def make_algorithm(cfg: Config) -> Algorithm:
+    """The algorithm named by ``cfg.algo.name``, with its settings from ``cfg``."""
+    a = cfg.algo
+    if a.name == "a2c":
+        weights = A2CLossWeights(
+            a.value_coef, a.entropy_coef, a.gamma, a.gae_lambda, a.normalize_advantages
+        )
+        return A2C(weights, a.max_grad_norm)
+    if a.name == "ppo":
+        p = cfg.ppo
+        return PPO(
+            PPOSettings(
+                p.epochs,
+                p.minibatches,
+                p.clip_coef,
+                p.clip_value,
+                p.value_clip_coef,
+                p.normalize_advantages,
+                a.value_coef,
+                a.entropy_coef,
+                a.gamma,
+                p.gae_lambda,
+                a.max_grad_norm,
+            )
+        )
+    g = cfg.grpo
+    return GRPO(GRPOSettings(g.group_size, g.epochs, g.clip_coef, a.entropy_coef, a.max_grad_norm))
+
+
+__all__ = ["ALGORITHMS", "Algorithm", "NonFiniteError", "make_algorithm"]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
+from nativeagent.algos.common import guarded_step, masked_mean
 from nativeagent.rollout import Rollout
+from nativeagent.tasks import Batch
 
 
 @dataclass(frozen=True)
@@ -41,18 +44,22 @@ def advantages_and_returns(
     return adv, (adv + value) * alive
 
 
+def normalize(adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Standardise advantages over the alive steps (zero elsewhere)."""
+    mean = masked_mean(adv, mask)
+    std = masked_mean((adv - mean) ** 2, mask).sqrt()
+    return (adv - mean) / (std + 1e-8) * mask
+
+
 def a2c_loss(ro: Rollout, w: A2CLossWeights) -> tuple[torch.Tensor, dict[str, float]]:
     """The A2C loss averaged over alive steps, and its parts for logging."""
-    mask = ro.alive.float()
-    n = mask.sum().clamp(min=1.0)
+    mask = ro.alive
     adv, ret = advantages_and_returns(ro.reward, ro.value, ro.alive, w.gamma, w.gae_lambda)
     if w.normalize_advantages:
-        mean = (adv * mask).sum() / n
-        std = (((adv - mean) ** 2 * mask).sum() / n).sqrt()
-        adv = (adv - mean) / (std + 1e-8) * mask
-    pg_loss = -(ro.log_prob * adv * mask).sum() / n
-    v_loss = (((ro.value - ret) ** 2) * mask).sum() / n
-    entropy = (ro.entropy * mask).sum() / n
+        adv = normalize(adv, mask)
+    pg_loss = -masked_mean(ro.log_prob * adv, mask)
+    v_loss = masked_mean((ro.value - ret) ** 2, mask)
+    entropy = masked_mean(ro.entropy, mask)
     loss = pg_loss + w.value_coef * v_loss - w.entropy_coef * entropy
     parts = {
         "loss": loss.item(),
@@ -61,3 +68,28 @@ def a2c_loss(ro: Rollout, w: A2CLossWeights) -> tuple[torch.Tensor, dict[str, fl
         "entropy": entropy.item(),
     }
     return loss, parts
+
+
+class A2C:
+    """One gradient step per batch on the A2C loss."""
+
+    def __init__(self, weights: A2CLossWeights, max_grad_norm: float) -> None:
+        self.weights, self.max_grad_norm = weights, max_grad_norm
+
+    def contexts_per_update(self, batch_size: int) -> int:
+        return batch_size
+
+    def expand(self, batch: Batch) -> Batch:
+        return batch
+
+    def update(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        batch: Batch,
+        ro: Rollout,
+        generator: torch.Generator,
+    ) -> dict[str, Any]:
+        loss, parts = a2c_loss(ro, self.weights)
+        parts["grad_norm"] = guarded_step(model, optimizer, loss, self.max_grad_norm)
+        return parts

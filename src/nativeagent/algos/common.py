@@ -1,0 +1,46 @@
+"""Pieces every algorithm shares: masked means and a guarded optimizer step."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+class NonFiniteError(RuntimeError):
+    """The loss or the gradients stopped being finite; the bad step was not taken."""
+
+    def __init__(
+        self,
+        what: str,
+        loss: float,
+        grad_norm: float,
+        update: int | None = None,
+        run_dir: object | None = None,
+    ) -> None:
+        where = f" at update {update}" if update is not None else ""
+        msg = f"non-finite {what}{where} (loss={loss}, grad_norm={grad_norm})"
+        if run_dir is not None:
+            msg += f"; training stopped and the last good checkpoint in {run_dir} is intact"
+        super().__init__(msg)
+        self.what, self.loss, self.grad_norm = what, loss, grad_norm
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x`` over the entries where ``mask`` is True (0 when there are none)."""
+    m = mask.to(x.dtype)
+    return (x * m).sum() / m.sum().clamp(min=1.0)
+
+
+def guarded_step(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_norm: float
+) -> float:
+    """Backpropagate, clip and step; raise ``NonFiniteError`` instead of a NaN/inf step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+    value = float(loss.detach())
+    if not (math.isfinite(value) and math.isfinite(grad_norm)):
+        raise NonFiniteError("gradient" if math.isfinite(value) else "loss", value, grad_norm)
+    optimizer.step()
+    return grad_norm

@@ -52,7 +52,7 @@ def load_policy(run_dir: Path, device: str = "cpu") -> tuple[torch.nn.Module, Co
         cfg = from_dict(state["config"])
     except (ConfigError, KeyError) as err:
         raise RunDirError(f"checkpoint in {run_dir} has an unusable config: {err}") from None
-    model = make_model(cfg.model.kind, cfg.model.d_model)
+    model = make_model(cfg.model.kind, cfg.model.d_model, cfg.model.n_layers, cfg.model.n_heads)
     try:
         model.load_state_dict(state["model"])
     except (RuntimeError, KeyError) as err:

@@ -303,6 +303,109 @@ def report(
     console.print(f"wrote {out}", highlight=False, soft_wrap=True)
 
 
+def _names(text: str, known: tuple[str, ...], option: str) -> list[str]:
+    """``"a2c,ppo"`` -> ``["a2c", "ppo"]``, checked against ``known``, duplicates dropped."""
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise ValueError(f"{option} needs at least one of {','.join(known)}")
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(
+            f"{option}: unknown {', '.join(map(repr, unknown))}; choose from {','.join(known)}"
+        )
+    return names
+
+
+@app.command()
+def bench(
+    algos: Annotated[str, typer.Option(help="Algorithms, comma-separated.")] = "a2c,ppo,grpo",
+    models: Annotated[str, typer.Option(help="Models, comma-separated.")] = "gru,transformer",
+    seeds: Annotated[int, typer.Option(help="Seeds per combination: 0..N-1.")] = 5,
+    out: Annotated[
+        Path | None, typer.Option(help="Directory to write (default: bench/<timestamp>).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Override a setting for every run: section.key=value."),
+    ] = None,
+) -> None:
+    """Time to solve of every algorithm x model over seeds, one run at a time, with 95% CIs."""
+    import shlex
+
+    from nativeagent import bench as b
+    from nativeagent.plot import _matplotlib
+
+    overrides = list(set_ or [])
+    out_dir = out or Path("bench") / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        combos = [
+            b.Combination(a, m, tuple(overrides))
+            for a in _names(algos, b.ALGOS, "--algos")
+            for m in _names(models, b.MODELS, "--models")
+        ]
+        if seeds < 1:
+            raise ValueError(f"--seeds must be at least 1 (got {seeds})")
+        b.check_out_dir(out_dir, combos, range(seeds))
+        b.check_combinations(combos)
+        _matplotlib()  # before the runs, not after them
+    except USER_ERRORS as err:
+        fail(str(err))
+    command = shlex.join(
+        ["nativeagent", "bench", "--algos", algos, "--models", models, "--seeds", str(seeds)]
+        + ["--out", str(out_dir)]
+        + [arg for o in overrides for arg in ("--set", o)]
+    )
+    progress = Progress(
+        TextColumn("[bold]bench"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task("", total=len(combos) * seeds)
+
+    def on_progress(done: int, total: int, running: str | None, finished: b.Trial | None) -> None:
+        if finished is not None:
+            r = finished.result
+            if finished.solved:
+                what = f"solved in {r['updates']} updates, {r['episodes']} episodes"
+            else:
+                what = f"not solved after {r.get('updates')} updates"
+                if "error" in r:
+                    what = f"not solved: {r['error']}"
+            if "wall_s" in r:
+                what += f", {r['wall_s']:.1f}s"
+            progress.console.print(
+                f"{finished.combination.name} seed {finished.seed}: {what}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+        progress.update(task, completed=done, description=running or "done")
+
+    console.print(f"bench directory: {out_dir}", highlight=False, soft_wrap=True)
+    try:
+        with progress:
+            trials = b.run_bench(combos, range(seeds), out_dir, b.train_runner, on_progress)
+        stats = b.summarize(trials)
+        b.write_markdown(stats, out_dir / b.MARKDOWN, command)
+        b.write_png(stats, trials, out_dir / b.PNG)
+    except KeyboardInterrupt:
+        fail(f"interrupted; the finished runs are listed in {out_dir / b.TRIALS}", code=130)
+    except USER_ERRORS as err:
+        fail(str(err))
+    except OSError as err:
+        fail(f"cannot write the bench in {out_dir}: {err.strerror or err}")
+    console.print(b.markdown(stats, command), highlight=False, markup=False, soft_wrap=True)
+    console.print(
+        f"wrote {out_dir / b.MARKDOWN}, {out_dir / b.PNG} and {out_dir / b.TRIALS}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def main() -> None:
     """Entry point of the ``nativeagent`` script: usage errors too are one line, exit code 2."""
     try:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 import tomli_w
 import tomllib
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic.dataclasses import dataclass
 
 from nativeagent.fileio import atomic_write_bytes, atomic_write_json
@@ -48,10 +48,20 @@ class MachineConfig:
 class ModelConfig:
     """The policy network."""
 
-    kind: Literal["gru"] = "gru"
-    """Model family; ``gru`` is the tutorial's actor-critic."""
+    kind: Literal["gru", "transformer"] = "gru"
+    """``gru``: the tutorial's actor-critic; ``transformer``: a small causal Transformer."""
     d_model: int = Field(96, ge=1, le=4096)
     """Embedding and hidden width."""
+    n_layers: int = Field(2, ge=1, le=24)
+    """Transformer layers."""
+    n_heads: int = Field(4, ge=1, le=64)
+    """Transformer attention heads; must divide ``d_model``."""
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> ModelConfig:
+        if self.kind == "transformer" and self.d_model % self.n_heads:
+            raise ValueError(f"n_heads ({self.n_heads}) must divide d_model ({self.d_model})")
+        return self
 
 
 @dataclass(config=_STRICT)
@@ -71,10 +81,12 @@ class AlgoConfig:
 
     name: Literal["a2c", "ppo", "grpo"] = "a2c"
     """``a2c`` (default), ``ppo`` (settings in ``[ppo]``) or ``grpo`` (settings in ``[grpo]``)."""
-    lr: float = Field(3e-3, gt=0.0, le=1.0)
-    """Adam learning rate (the tutorial used 3e-4)."""
-    entropy_coef: float = Field(0.05, ge=0.0)
-    """Weight of the entropy bonus; 0.05 escapes the stage-2 shortcut that 0.01 sticks in."""
+    lr: float | None = Field(None, gt=0.0, le=1.0)
+    """Adam learning rate; unset: the tuned value for the algorithm and model (``TUNED``).
+    The tutorial used 3e-4."""
+    entropy_coef: float | None = Field(None, ge=0.0)
+    """Weight of the entropy bonus; unset: the tuned value (``TUNED``). With 0.01 the policy
+    sticks in a stage-2 shortcut that 0.05 escapes."""
     value_coef: float = Field(0.5, ge=0.0)
     """Weight of the value loss (A2C, PPO; GRPO has no critic)."""
     max_grad_norm: float = Field(1.0, gt=0.0)
@@ -166,6 +178,18 @@ class TrainConfig:
     """Also write TensorBoard scalars into ``RUN_DIR/tensorboard`` (extra ``[tensorboard]``)."""
 
 
+#: (learning rate, entropy bonus) that solve every stage reliably, per (algorithm, model);
+#: used where ``algo.lr`` / ``algo.entropy_coef`` are not set. See docs/benchmarks.md.
+TUNED: dict[tuple[str, str], tuple[float, float]] = {
+    ("a2c", "gru"): (3e-3, 0.05),
+    ("ppo", "gru"): (3e-3, 0.05),
+    ("grpo", "gru"): (3e-3, 0.1),
+    ("a2c", "transformer"): (1e-3, 0.05),
+    ("ppo", "transformer"): (1e-3, 0.05),
+    ("grpo", "transformer"): (1e-3, 0.05),
+}
+
+
 @dataclass(config=_STRICT)
 class Config:
     """Everything a run needs; saved into the run directory and the checkpoint."""
@@ -178,6 +202,15 @@ class Config:
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _fill_tuned(self) -> Config:
+        lr, entropy = TUNED[(self.algo.name, self.model.kind)]
+        if self.algo.lr is None:
+            self.algo.lr = lr
+        if self.algo.entropy_coef is None:
+            self.algo.entropy_coef = entropy
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON and TOML friendly)."""

@@ -69,7 +69,8 @@ def build_model(cfg: Config, init_seed: int, device: torch.device) -> torch.nn.M
     """Build the policy with weights drawn from ``init_seed`` (global RNG left untouched)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
-        model = make_model(cfg.model.kind, cfg.model.d_model)
+        m = cfg.model
+        model = make_model(m.kind, m.d_model, m.n_layers, m.n_heads)
     return model.to(device)
 
 

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 import torch
 
 from nativeagent.models.gru import GRUActorCritic
+from nativeagent.models.transformer import TransformerActorCritic
 from nativeagent.tasks import Batch
 
 
@@ -22,14 +23,16 @@ class Policy(Protocol):
         ...
 
 
-MODELS = ("gru",)
+MODELS = ("gru", "transformer")
 
 
-def make_model(kind: str, d_model: int) -> torch.nn.Module:
-    """Build a policy network by name."""
+def make_model(kind: str, d_model: int, n_layers: int = 2, n_heads: int = 4) -> torch.nn.Module:
+    """Build a policy network by name (``n_layers`` and ``n_heads`` are the Transformer's)."""
     if kind == "gru":
         return GRUActorCritic(d_model)
+    if kind == "transformer":
+        return TransformerActorCritic(d_model, n_layers, n_heads)
     raise ValueError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
 
 
-__all__ = ["MODELS", "GRUActorCritic", "Policy", "make_model"]
+__all__ = ["MODELS", "GRUActorCritic", "Policy", "TransformerActorCritic", "make_model"]

@@ -54,11 +54,12 @@ class Combination:
     algo: str | None
     model: str | None
     overrides: tuple[str, ...] = ()  # further ``section.key=value`` settings for every seed
+    label: str | None = None  # a name of its own (a sweep's configuration id)
 
     @property
     def name(self) -> str:
-        """``algo-model``, also the combination's directory; ``default`` stands for ``None``."""
-        return f"{self.algo or 'default'}-{self.model or 'default'}"
+        """``label``, else ``algo-model`` (``default`` for ``None``); also the directory's name."""
+        return self.label or f"{self.algo or 'default'}-{self.model or 'default'}"
 
     def config_overrides(self) -> list[str]:
         """The config overrides of this combination (without the seed)."""
@@ -309,14 +310,23 @@ def _cell(e: Estimate | None, metric: str) -> str:
     return f"{_fmt(e.value, metric)} [{_fmt(e.low, metric)}–{_fmt(e.high, metric)}]"
 
 
-def markdown(stats: Sequence[ComboStats], command: str | None = None) -> str:
-    """The benchmark as Markdown: machine and command, then one table row per combination."""
+def markdown(
+    stats: Sequence[ComboStats],
+    command: str | None = None,
+    *,
+    title: str = "nativeagent bench: time to solve",
+    label: str = "combination",
+) -> str:
+    """The benchmark as Markdown: machine and command, then one table row per combination.
+
+    ``title`` heads the page and ``label`` the first column (a sweep's are its own).
+    """
     command = command or " ".join(["nativeagent", *sys.argv[1:]])
-    head = ["combination", "solved"]
+    head = [label, "solved"]
     for m in METRICS:
         head += [f"{METRIC_LABEL[m]} median [95% CI]", f"{METRIC_LABEL[m]} IQM [95% CI]"]
     lines = [
-        "# nativeagent bench: time to solve",
+        f"# {title}",
         "",
         f"Machine: {machine_line()}.  ",
         f"Command: `{command}`",

@@ -406,6 +406,107 @@ def bench(
     )
 
 
+@app.command()
+def sweep(
+    sweep_file: Annotated[
+        Path, typer.Argument(metavar="SWEEP.toml", help="The sweep: [sweep], [grid], [random].")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Directory to write (default: sweeps/<name>).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Finish the unfinished trials of the sweep in --out.")
+    ] = False,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            envvar="RAY_ADDRESS",
+            help="Ray cluster HOST:PORT (default: a local Ray on this machine).",
+        ),
+    ] = None,
+) -> None:
+    """Grid or random search over settings and seeds, every trial a training run on Ray Tune."""
+    import shlex
+
+    from nativeagent import sweep as sw
+    from nativeagent.plot import _matplotlib
+
+    try:
+        plan = sw.read_sweep(sweep_file)
+        out_dir = out or sw.default_out(plan)
+        sw.check_out_dir(plan, out_dir, resume)
+        sw.require_ray()
+        _matplotlib()  # the summary's PNG: before the runs, not after them
+        if not resume:
+            sw.write_plan(plan, out_dir)
+    except USER_ERRORS as err:
+        fail(str(err))
+    except OSError as err:
+        fail(f"cannot write the sweep in {out_dir}: {err.strerror or err}")
+    command = shlex.join(["nativeagent", "sweep", str(sweep_file), "--out", str(out_dir)])
+    specs = plan.specs(out_dir)
+    todo = sw.pending(specs)
+    console.print(
+        f"sweep directory: {out_dir} | {len(plan.configurations)} configurations x "
+        f"{len(plan.seeds)} seeds = {len(specs)} trials, {len(specs) - len(todo)} already done",
+        highlight=False,
+        soft_wrap=True,
+    )
+    progress = Progress(
+        TextColumn("[bold]sweep"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task("", total=len(specs), completed=len(specs) - len(todo))
+
+    def on_event(event: str, spec: sw.TrialSpec, r: dict[str, Any]) -> None:
+        if event == "finished":
+            progress.advance(task)
+            if r.get("solved"):
+                what = f"solved in {r['updates']} updates, {r['episodes']:,} episodes"
+            else:
+                what = f"not solved: {r['error']}" if "error" in r else "not solved"
+                what += f" after {r['updates']} updates" if "updates" in r else ""
+            what += f", {r['wall_s']:.1f}s" if "wall_s" in r else ""
+        elif event == "retry":
+            what = f"failed ({r['error']}); retrying from its last checkpoint"
+        else:
+            what = f"failed for good: {r['error']}"
+        progress.console.print(f"{spec.id}: {what}", highlight=False, markup=False, soft_wrap=True)
+
+    again = shlex.join(["nativeagent", "sweep", str(sweep_file), "--out", str(out_dir), "--resume"])
+    try:
+        with progress:
+            failed = sw.run_trials(plan, todo, out_dir, address, progress=on_event)
+        unfinished = sw.pending(specs)
+        if not unfinished:
+            sw.write_summary(plan, out_dir, command)
+    except KeyboardInterrupt:
+        fail(f"interrupted; continue with: {again}", code=130)
+    except USER_ERRORS as err:
+        fail(str(err))
+    except OSError as err:
+        fail(f"cannot write the sweep in {out_dir}: {err.strerror or err}")
+    if failed:
+        trial, error = next(iter(failed.items()))
+        fail(
+            f"{len(failed)} of {len(specs)} trials failed (the first, {trial}: {error}); "
+            f"fix the cause, then continue with: {again}",
+            code=1,
+        )
+    if unfinished:
+        n = len(unfinished)
+        fail(f"interrupted with {n} unfinished trial{'s' * (n != 1)}; continue with: {again}", 130)
+    console.print(
+        (out_dir / sw.SUMMARY_MD).read_text(), highlight=False, markup=False, soft_wrap=True
+    )
+    names = ", ".join(str(out_dir / n) for n in (sw.SUMMARY_MD, sw.SUMMARY_CSV, sw.SUMMARY_PNG))
+    console.print(f"wrote {names}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point of the ``nativeagent`` script: usage errors too are one line, exit code 2."""
     try:

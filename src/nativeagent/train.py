@@ -201,10 +201,12 @@ class Trainer:
         out: dict[str, Any] = {"eval": accuracy_dict(acc)}
         out["promoted"] = s.curriculum.observe(_rates(acc))
         if t.stop_when_solved and s.curriculum.solved(_rates(acc)):
-            # A passing 256-episode check is noisy: confirm on a larger fresh sample.
+            # A passing 256-episode check is noisy: confirm on a larger fresh sample, and stop
+            # only when even its 95% lower bound is at mastery, so that a policy sitting right
+            # at the threshold trains on instead of stopping and then failing the final table.
             confirm = evaluate(s.model, s.cfg, t.final_eval_episodes, s.gens.eval)
             out["confirm"] = accuracy_dict(confirm)
-            s.stopped = s.curriculum.solved(_rates(confirm))
+            s.stopped = s.curriculum.solved({k: a.low for k, a in confirm.items()})
         return out
 
     def run(self) -> None:

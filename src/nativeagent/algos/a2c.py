@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from nativeagent.algos.common import guarded_step, masked_mean
+from nativeagent.algos.common import OneEpisodePerContext, guarded_step, masked_mean
 from nativeagent.rollout import Rollout
 from nativeagent.tasks import Batch
 
@@ -70,17 +70,11 @@ def a2c_loss(ro: Rollout, w: A2CLossWeights) -> tuple[torch.Tensor, dict[str, fl
     return loss, parts
 
 
-class A2C:
+class A2C(OneEpisodePerContext):
     """One gradient step per batch on the A2C loss."""
 
     def __init__(self, weights: A2CLossWeights, max_grad_norm: float) -> None:
         self.weights, self.max_grad_norm = weights, max_grad_norm
-
-    def contexts_per_update(self, batch_size: int) -> int:
-        return batch_size
-
-    def expand(self, batch: Batch) -> Batch:
-        return batch
 
     def update(
         self,

@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from nativeagent.tasks import Batch
+
 
 class NonFiniteError(RuntimeError):
     """The loss or the gradients stopped being finite; the bad step was not taken."""
@@ -44,3 +46,29 @@ def guarded_step(
         raise NonFiniteError("gradient" if math.isfinite(value) else "loss", value, grad_norm)
     optimizer.step()
     return grad_norm
+
+
+class OneEpisodePerContext:
+    """For algorithms that decode every sampled context once (A2C, PPO)."""
+
+    def contexts_per_update(self, batch_size: int) -> int:
+        return batch_size
+
+    def expand(self, batch: Batch) -> Batch:
+        return batch
+
+
+class MetricMeans:
+    """Averages the metrics of several optimiser steps within one update."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, metrics: dict[str, float]) -> None:
+        for key, value in metrics.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+        self.count += 1
+
+    def means(self) -> dict[str, float]:
+        return {key: value / max(self.count, 1) for key, value in self.sums.items()}

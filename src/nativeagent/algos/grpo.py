@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from nativeagent.algos.common import guarded_step, masked_mean
+from nativeagent.algos.common import MetricMeans, guarded_step, masked_mean
 from nativeagent.algos.ppo import clipped_policy_loss
 from nativeagent.rollout import Rollout, replay
 from nativeagent.tasks import Batch
@@ -71,7 +71,7 @@ class GRPO:
         returns = (ro.reward * ro.alive).sum(1)  # (B,)
         adv = group_advantages(returns, s.group_size)[:, None].expand_as(ro.log_prob)
         old_lp = ro.log_prob.detach()
-        totals: dict[str, float] = {}
+        metrics = MetricMeans()
         for epoch in range(s.epochs):
             if epoch == 0:
                 lp, ent = ro.log_prob, ro.entropy  # the rollout's own graph: no replay needed
@@ -81,15 +81,15 @@ class GRPO:
             entropy = masked_mean(ent, ro.alive)
             loss = pg - s.entropy_coef * entropy
             grad_norm = guarded_step(model, optimizer, loss, s.max_grad_norm)
-            parts = {
-                "loss": loss.item(),
-                "pg_loss": pg.item(),
-                "entropy": entropy.item(),
-                "approx_kl": kl.item(),
-                "clipfrac": clipfrac.item(),
-                "grad_norm": grad_norm,
-                "group_reward_std": float(returns.view(-1, s.group_size).std(1).mean()),
-            }
-            for k, val in parts.items():
-                totals[k] = totals.get(k, 0.0) + val / s.epochs
-        return totals
+            metrics.add(
+                {
+                    "loss": loss.item(),
+                    "pg_loss": pg.item(),
+                    "entropy": entropy.item(),
+                    "approx_kl": kl.item(),
+                    "clipfrac": clipfrac.item(),
+                    "grad_norm": grad_norm,
+                    "group_reward_std": float(returns.view(-1, s.group_size).std(1).mean()),
+                }
+            )
+        return metrics.means()

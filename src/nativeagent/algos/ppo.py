@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from nativeagent.algos.a2c import advantages_and_returns, normalize
-from nativeagent.algos.common import guarded_step, masked_mean
+from nativeagent.algos.common import MetricMeans, OneEpisodePerContext, guarded_step, masked_mean
 from nativeagent.rollout import Rollout, replay
 from nativeagent.tasks import Batch
 
@@ -71,17 +71,11 @@ def value_loss(
     return masked_mean(torch.maximum(plain, (clipped - ret) ** 2), mask)
 
 
-class PPO:
+class PPO(OneEpisodePerContext):
     """Several epochs of clipped updates on each batch of episodes."""
 
     def __init__(self, s: PPOSettings) -> None:
         self.s = s
-
-    def contexts_per_update(self, batch_size: int) -> int:
-        return batch_size
-
-    def expand(self, batch: Batch) -> Batch:
-        return batch
 
     def update(
         self,
@@ -94,8 +88,7 @@ class PPO:
         s = self.s
         adv, ret = advantages_and_returns(ro.reward, ro.value, ro.alive, s.gamma, s.gae_lambda)
         old_lp, old_v = ro.log_prob.detach(), ro.value.detach()
-        totals: dict[str, float] = {}
-        n = 0
+        metrics = MetricMeans()
         for _ in range(s.epochs):
             order = torch.randperm(len(batch), generator=generator, device=generator.device)
             for rows in order.chunk(s.minibatches):
@@ -109,16 +102,15 @@ class PPO:
                 entropy = masked_mean(ent, mask)
                 loss = pg + s.value_coef * v_loss - s.entropy_coef * entropy
                 grad_norm = guarded_step(model, optimizer, loss, s.max_grad_norm)
-                parts = {
-                    "loss": loss.item(),
-                    "pg_loss": pg.item(),
-                    "v_loss": v_loss.item(),
-                    "entropy": entropy.item(),
-                    "approx_kl": kl.item(),
-                    "clipfrac": clipfrac.item(),
-                    "grad_norm": grad_norm,
-                }
-                for k, val in parts.items():
-                    totals[k] = totals.get(k, 0.0) + val
-                n += 1
-        return {k: v / n for k, v in totals.items()}
+                metrics.add(
+                    {
+                        "loss": loss.item(),
+                        "pg_loss": pg.item(),
+                        "v_loss": v_loss.item(),
+                        "entropy": entropy.item(),
+                        "approx_kl": kl.item(),
+                        "clipfrac": clipfrac.item(),
+                        "grad_norm": grad_norm,
+                    }
+                )
+        return metrics.means()

@@ -32,6 +32,18 @@ def poison_at(update: int, monkeypatch: pytest.MonkeyPatch, where: str = "loss")
     monkeypatch.setattr(a2c_module, "a2c_loss", a2c_loss)
 
 
+def train_argv(out: Path) -> list[str]:
+    """``nativeagent train`` into ``out`` with the small settings of this file."""
+    return [
+        "nativeagent",
+        "train",
+        "-q",
+        "--out",
+        str(out),
+        *(a for o in OVERRIDES for a in ("--set", o)),
+    ]
+
+
 @pytest.mark.parametrize("where", ["loss", "gradient"])
 def test_nonfinite_stops_before_the_bad_step(
     where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -54,10 +66,7 @@ def test_cli_exit_code_and_message(
 ) -> None:
     poison_at(7, monkeypatch)
     out = tmp_path / "run"
-    args = ["nativeagent", "train", "-q", "--out", str(out)]
-    for o in OVERRIDES:
-        args += ["--set", o]
-    monkeypatch.setattr(sys, "argv", args)
+    monkeypatch.setattr(sys, "argv", train_argv(out))
     with pytest.raises(SystemExit) as info:
         cli.main()
     err = capsys.readouterr().err
@@ -81,10 +90,7 @@ def test_a_failed_write_is_one_line_and_keeps_the_checkpoint(
 
     monkeypatch.setattr(checkpoint_module, "atomic_write_bytes", disk_full_on_third)
     out = tmp_path / "run"
-    args = ["nativeagent", "train", "-q", "--out", str(out)]
-    for o in OVERRIDES:
-        args += ["--set", o]
-    monkeypatch.setattr(sys, "argv", args)
+    monkeypatch.setattr(sys, "argv", train_argv(out))
     with pytest.raises(SystemExit) as info:
         cli.main()
     err = capsys.readouterr().err

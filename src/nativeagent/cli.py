@@ -69,6 +69,20 @@ def _rows_from_result(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def progress_bar(label: str, disable: bool = False) -> Progress:
+    """The live display every long command uses: label, bar, done/total, status, time."""
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=disable,
+        transient=True,
+    )
+
+
 def _eval_line(r: dict[str, Any]) -> str:
     ev = " ".join(f"T{s}={r['eval'][str(s)]:.3f}" for s in range(N_STAGES))
     return (
@@ -150,16 +164,7 @@ def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False)
             fail(str(err))
     assert cfg is not None
 
-    progress = Progress(
-        TextColumn("[bold]train"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet,
-        transient=True,
-    )
+    progress = progress_bar("train", disable=quiet)
     task = progress.add_task("stage 0", total=cfg.train.max_updates)
 
     def report(r: dict[str, Any]) -> None:
@@ -355,15 +360,7 @@ def bench(
         + ["--out", str(out_dir)]
         + [arg for o in overrides for arg in ("--set", o)]
     )
-    progress = Progress(
-        TextColumn("[bold]bench"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+    progress = progress_bar("bench")
     task = progress.add_task("", total=len(combos) * seeds)
 
     def on_progress(done: int, total: int, running: str | None, finished: b.Trial | None) -> None:
@@ -452,14 +449,7 @@ def sweep(
         highlight=False,
         soft_wrap=True,
     )
-    progress = Progress(
-        TextColumn("[bold]sweep"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+    progress = progress_bar("sweep")
     task = progress.add_task("", total=len(specs), completed=len(specs) - len(todo))
 
     def on_event(event: str, spec: sw.TrialSpec, r: dict[str, Any]) -> None:

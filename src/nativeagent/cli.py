@@ -16,6 +16,7 @@ from rich.table import Table
 
 from nativeagent.checkpoint import CHECKPOINT, RESULT, RunDirError, load_policy
 from nativeagent.config import PRESETS, Config, ConfigError, load_config
+from nativeagent.evaluate import StageAccuracy
 from nativeagent.tasks import N_STAGES, check_stage
 
 app = typer.Typer(
@@ -53,19 +54,20 @@ def accuracy_table(title: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _rows_from_result(result: dict[str, Any]) -> list[dict[str, Any]]:
+def stage_rows(acc: dict[int, StageAccuracy]) -> list[dict[str, Any]]:
+    """Rows of the accuracy table (and of ``eval --json``), one per stage."""
     from nativeagent.tasks import STAGES
 
     return [
         {
             "stage": s,
             "task": STAGES[s].expression,
-            "accuracy": result["accuracy"][str(s)],
-            "low": result["interval"][str(s)][0],
-            "high": result["interval"][str(s)][1],
-            "episodes": result["eval_episodes"],
+            "accuracy": a.accuracy,
+            "low": a.low,
+            "high": a.high,
+            "episodes": a.episodes,
         }
-        for s in range(N_STAGES)
+        for s, a in acc.items()
     ]
 
 
@@ -188,7 +190,9 @@ def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False)
         fail(str(err))
     except OSError as err:  # e.g. a full disk: the last complete checkpoint is still in place
         fail(f"cannot write the run in {out_dir}: {err.strerror or err}; resume it with --resume")
-    console.print(accuracy_table("greedy accuracy (final)", _rows_from_result(result)))
+    console.print(
+        accuracy_table("greedy accuracy (final)", stage_rows(StageAccuracy.from_result(result)))
+    )
     verdict = "solved every stage" if result["solved"] else "did NOT solve every stage"
     console.print(
         f"{verdict} | updates={result['updates']} episodes={result['episodes']} "
@@ -223,21 +227,10 @@ def eval_(
     import torch
 
     from nativeagent.evaluate import evaluate
-    from nativeagent.tasks import STAGES
 
     model, cfg, dev = _load(run_dir, device)
     acc = evaluate(model, cfg, episodes, torch.Generator(device=dev).manual_seed(seed))
-    rows = [
-        {
-            "stage": s,
-            "task": STAGES[s].expression,
-            "accuracy": a.accuracy,
-            "low": a.low,
-            "high": a.high,
-            "episodes": a.episodes,
-        }
-        for s, a in acc.items()
-    ]
+    rows = stage_rows(acc)
     if as_json:
         print(
             json.dumps({"accuracy": {str(r["stage"]): r["accuracy"] for r in rows}, "stages": rows})

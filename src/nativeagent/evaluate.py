@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -27,6 +28,24 @@ class StageAccuracy:
     @property
     def accuracy(self) -> float:
         return self.correct / self.episodes
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any]) -> dict[int, StageAccuracy]:
+        """The final table of a run's ``result.json``, per stage.
+
+        Raises ``KeyError``, ``IndexError``, ``TypeError`` or ``ValueError`` when it lacks a stage.
+        """
+        n = int(result["eval_episodes"])
+        return {
+            s: cls(
+                s,
+                round(float(result["accuracy"][str(s)]) * n),
+                n,
+                float(result["interval"][str(s)][0]),
+                float(result["interval"][str(s)][1]),
+            )
+            for s in range(N_STAGES)
+        }
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:

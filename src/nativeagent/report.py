@@ -19,6 +19,7 @@ import torch
 from nativeagent import __version__
 from nativeagent.checkpoint import RESULT, RunDirError, load_policy
 from nativeagent.config import CONFIG_TOML, Config, ConfigError
+from nativeagent.evaluate import StageAccuracy
 from nativeagent.explain import Explanation, explain
 from nativeagent.plot import (
     INSTALL_HINT,
@@ -109,20 +110,21 @@ def read_result(run_dir: Path) -> dict[str, Any]:
 def accuracy_rows(result: dict[str, Any], mastery: float) -> list[AccuracyRow]:
     """The final accuracy table from ``result.json``."""
     try:
-        return [
-            AccuracyRow(
-                stage=s,
-                task=STAGES[s].expression,
-                accuracy=float(result["accuracy"][str(s)]),
-                low=float(result["interval"][str(s)][0]),
-                high=float(result["interval"][str(s)][1]),
-                episodes=int(result["eval_episodes"]),
-                mastered=float(result["accuracy"][str(s)]) >= mastery,
-            )
-            for s in range(N_STAGES)
-        ]
+        table = StageAccuracy.from_result(result)
     except (KeyError, IndexError, TypeError, ValueError):
         raise RunDirError("result.json has no accuracy or interval for every stage") from None
+    return [
+        AccuracyRow(
+            stage=s,
+            task=STAGES[s].expression,
+            accuracy=float(result["accuracy"][str(s)]),
+            low=a.low,
+            high=a.high,
+            episodes=a.episodes,
+            mastered=float(result["accuracy"][str(s)]) >= mastery,
+        )
+        for s, a in table.items()
+    ]
 
 
 def _segment_end(last: dict[str, Any], is_final: bool, mastery: float) -> str:

@@ -109,8 +109,9 @@ class TrainState:
             cfg, device, model, optimizer, Curriculum(cfg.curriculum, cfg.train.max_updates), gens
         )
 
-    def to_checkpoint(self) -> dict[str, Any]:
-        """A dict of tensors and plain values only (it is loaded with ``weights_only=True``)."""
+    def to_checkpoint(self, wall_s: float) -> dict[str, Any]:
+        """A dict of tensors and plain values only (it is loaded with ``weights_only=True``);
+        ``wall_s`` is the training time so far, which resumes will count on from."""
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -118,7 +119,7 @@ class TrainState:
             "update": self.update,
             "episodes": self.episodes,
             "stopped": self.stopped,
-            "wall_s": self.wall_s,
+            "wall_s": wall_s,
             "metrics_bytes": self.metrics_bytes,
             "curriculum": self.curriculum.state_dict(),
             "generators": self.gens.state_dict(),
@@ -165,9 +166,7 @@ class Trainer:
         """Make the metrics durable, then atomically replace the checkpoint."""
         s = self.state
         s.metrics_bytes = log.sync()
-        wall, s.wall_s = s.wall_s, self.wall()
-        save_checkpoint(self.out_dir / CHECKPOINT, s.to_checkpoint())
-        s.wall_s = wall
+        save_checkpoint(self.out_dir / CHECKPOINT, s.to_checkpoint(wall_s=self.wall()))
 
     def step(self) -> dict[str, Any]:
         """One update; returns its metrics. Raises ``NonFiniteError`` before a bad step."""

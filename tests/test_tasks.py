@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from nativeagent.tasks import (
+    BUILTIN,
     MAX_OPERANDS,
     MAX_SUBGOALS,
     N_STAGES,
@@ -20,7 +21,7 @@ from nativeagent.tokens import ADD, ANS, EOS, MUL, RCL, STO, SUB
 
 def test_stage_table() -> None:
     assert N_STAGES == 3
-    assert [s.index for s in STAGES] == [0, 1, 2]
+    assert [stage[0] for stage in BUILTIN.stages] == list(STAGES) and not BUILTIN.held_out
     assert [s.n_operands for s in STAGES] == [3, 4, 5]
     assert [s.expression for s in STAGES] == ["a*b+c", "(a*b+c)-d", "(a*b+c)-(d*e)"]
     assert STAGES[0].shortest_program == (MUL, ADD, ANS)

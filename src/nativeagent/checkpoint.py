@@ -11,7 +11,7 @@ import torch
 
 from nativeagent.config import Config, ConfigError, from_dict
 from nativeagent.fileio import atomic_write_bytes
-from nativeagent.models import make_model
+from nativeagent.models import build_policy
 
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
@@ -52,7 +52,7 @@ def load_policy(run_dir: Path, device: str = "cpu") -> tuple[torch.nn.Module, Co
         cfg = from_dict(state["config"])
     except (ConfigError, KeyError) as err:
         raise RunDirError(f"checkpoint in {run_dir} has an unusable config: {err}") from None
-    model = make_model(cfg.model.kind, cfg.model.d_model, cfg.model.n_layers, cfg.model.n_heads)
+    model = build_policy(cfg)
     try:
         model.load_state_dict(state["model"])
     except (RuntimeError, KeyError) as err:

@@ -56,11 +56,54 @@ class ModelConfig:
     """Transformer layers."""
     n_heads: int = Field(4, ge=1, le=64)
     """Transformer attention heads; must divide ``d_model``."""
+    encoder: Literal["mean", "gru"] = "mean"
+    """How the GRU reads the context: ``mean`` of its embeddings (the tutorial's) or a ``gru``
+    encoder over its tokens in order (for ``task.show_expression``). The Transformer always
+    reads the context as a sequence."""
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> ModelConfig:
         if self.kind == "transformer" and self.d_model % self.n_heads:
             raise ValueError(f"n_heads ({self.n_heads}) must divide d_model ({self.d_model})")
+        return self
+
+
+@dataclass(config=_STRICT)
+class TaskConfig:
+    """What the agent is asked to compute: curriculum stages of expressions, held-out shapes."""
+
+    curriculum: list[str | list[str]] = field(
+        default_factory=lambda: ["a*b+c", "(a*b+c)-d", "(a*b+c)-(d*e)"]
+    )
+    """Curriculum stages in order, each an expression over operands ``a, b, c, …`` with
+    ``* + -`` and parentheses, or a list of expressions trained together as one stage."""
+    all_reachable: int = Field(0, ge=0, le=5)
+    """When 2 or more: instead of ``curriculum``, every expression over 2..N operands (each
+    used once, in order) that the canonical machine can compute, one stage per operand count."""
+    held_out: float = Field(0.0, ge=0.0, lt=1.0)
+    """Fraction of each stage's expression shapes held out of training (drawn with
+    ``split_seed``) and evaluated separately."""
+    held_out_expressions: list[str] = field(default_factory=list)
+    """Further expressions never trained on, evaluated with the held-out ones."""
+    split_seed: int = Field(0, ge=0)
+    """Seed of the held-out split (independent of ``train.seed``, so seeds share a split)."""
+    show_expression: bool = False
+    """Task mode: the model reads the expression (postfix operands and operator tokens)
+    instead of the digits alone and an embedding of the task's index."""
+
+    @model_validator(mode="after")
+    def _parse(self) -> TaskConfig:
+        from nativeagent.expression import parse
+
+        if not self.curriculum:
+            raise ValueError("the curriculum needs at least one stage")
+        for entry in self.curriculum:
+            if not entry:
+                raise ValueError("every curriculum stage needs at least one expression")
+            for text in [entry] if isinstance(entry, str) else entry:
+                parse(text)
+        for text in self.held_out_expressions:
+            parse(text)
         return self
 
 
@@ -142,10 +185,10 @@ class CurriculumConfig:
     """Greedy accuracy on the current stage that promotes to the next stage."""
     replay: float = Field(0.25, ge=0.0, lt=1.0)
     """Fraction of each batch drawn uniformly from earlier stages (mastery curriculum)."""
-    blocks: Annotated[list[Annotated[int, Field(ge=0, le=2)]], Field(min_length=1)] = field(
+    blocks: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] = field(
         default_factory=lambda: [0, 0, 0, 1, 1, 2]
     )
-    """Stage of each equal block of updates (blocks curriculum)."""
+    """Stage of each equal block of updates (blocks curriculum), counted from 0."""
 
 
 @dataclass(config=_STRICT)
@@ -196,12 +239,31 @@ class Config:
 
     machine: MachineConfig = field(default_factory=MachineConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     algo: AlgoConfig = field(default_factory=AlgoConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _blocks_name_stages(self) -> Config:
+        t = self.task
+        n_stages = t.all_reachable - 1 if t.all_reachable else len(t.curriculum)
+        for i, stage in enumerate(self.curriculum.blocks):
+            if stage >= n_stages:
+                raise ValueError(
+                    f"curriculum.blocks.{i}: stage {stage} does not exist; "
+                    f"the task curriculum has stages 0..{n_stages - 1}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _legacy_needs_builtin_stages(self) -> Config:
+        if self.machine.name == "seed-legacy" and self.task != TaskConfig():
+            raise ValueError("machine 'seed-legacy' runs only the built-in stages; drop [task]")
+        return self
 
     @model_validator(mode="after")
     def _fill_tuned(self) -> Config:

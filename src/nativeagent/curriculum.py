@@ -19,9 +19,10 @@ class Curriculum:
     the tutorial's fixed list of stages, each for an equal share of ``max_updates``.
     """
 
-    def __init__(self, cfg: CurriculumConfig, max_updates: int) -> None:
+    def __init__(self, cfg: CurriculumConfig, max_updates: int, n_stages: int = N_STAGES) -> None:
         self.cfg = cfg
         self.max_updates = max_updates
+        self.n_stages = n_stages
         self.stage = cfg.blocks[0] if cfg.kind == "blocks" else 0
 
     def stages(self, update: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
@@ -41,7 +42,7 @@ class Curriculum:
 
     def observe(self, accuracy: Mapping[int, float]) -> bool:
         """Take a greedy evaluation; promote on mastery. Returns True when it promoted."""
-        last = N_STAGES - 1
+        last = self.n_stages - 1
         promote = self.cfg.kind == "mastery" and self.stage < last
         if promote and accuracy[self.stage] >= self.cfg.mastery:
             self.stage += 1
@@ -50,7 +51,7 @@ class Curriculum:
 
     def solved(self, accuracy: Mapping[int, float]) -> bool:
         """Every stage at or above the mastery threshold."""
-        return all(accuracy[s] >= self.cfg.mastery for s in range(N_STAGES))
+        return all(accuracy[s] >= self.cfg.mastery for s in range(self.n_stages))
 
     def state_dict(self) -> dict[str, Any]:
         """The schedule's position, JSON-friendly."""

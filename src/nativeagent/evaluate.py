@@ -1,4 +1,9 @@
-"""Greedy exact-match accuracy per stage on fresh episodes, with 95% Wilson intervals."""
+"""Greedy exact-match accuracy per stage on fresh episodes, with 95% Wilson intervals.
+
+A stage of several expressions is sampled uniformly over them; tasks held out of training form
+one more group, ``HELD_OUT``. Each group also reports program optimality: the agent's program
+length over the solver's shortest, averaged over the episodes it solved (1.0 is optimal).
+"""
 
 from __future__ import annotations
 
@@ -12,18 +17,24 @@ from nativeagent.config import Config
 from nativeagent.machine import make_machine
 from nativeagent.models import Policy
 from nativeagent.rollout import Rollout, rollout
-from nativeagent.tasks import N_STAGES, Batch, sample_batch
+from nativeagent.taskgen import build_task_set
+from nativeagent.tasks import Batch
+
+#: The group key of the tasks held out of training.
+HELD_OUT = -1
 
 
 @dataclass(frozen=True)
 class StageAccuracy:
-    """Greedy accuracy on one stage with its 95% Wilson score interval."""
+    """Greedy accuracy on one stage (or the held-out group) with its 95% Wilson interval."""
 
     stage: int
     correct: int
     episodes: int
     low: float
     high: float
+    optimality: float | None = None  # mean program length / shortest, over solved episodes
+    per_task: tuple[tuple[str, int, int], ...] = ()  # (expression, correct, episodes)
 
     @property
     def accuracy(self) -> float:
@@ -36,6 +47,7 @@ class StageAccuracy:
         Raises ``KeyError``, ``IndexError``, ``TypeError`` or ``ValueError`` when it lacks a stage.
         """
         n = int(result["eval_episodes"])
+        stages = range(len(result["accuracy"]))
         return {
             s: cls(
                 s,
@@ -44,7 +56,7 @@ class StageAccuracy:
                 float(result["interval"][str(s)][0]),
                 float(result["interval"][str(s)][1]),
             )
-            for s in range(N_STAGES)
+            for s in stages
         }
 
 
@@ -78,14 +90,35 @@ def greedy_rollout(model: Policy, cfg: Config, batch: Batch) -> Rollout:
 
 
 def evaluate(
-    model: Policy, cfg: Config, episodes: int, generator: torch.Generator
+    model: Policy,
+    cfg: Config,
+    episodes: int,
+    generator: torch.Generator,
+    held_out: bool = False,
 ) -> dict[int, StageAccuracy]:
-    """Greedy accuracy on the stated target, ``episodes`` fresh contexts per stage."""
-    device = generator.device
-    stages = torch.arange(N_STAGES, device=device).repeat_interleave(episodes)
-    ro = greedy_rollout(model, cfg, sample_batch(stages, generator))
+    """Greedy accuracy on the stated target, ``episodes`` fresh contexts per stage.
+
+    With ``held_out`` (and held-out tasks in the configuration) the held-out tasks are one
+    more group, under the key ``HELD_OUT``.
+    """
+    tasks = build_task_set(cfg)
+    groups = list(range(tasks.n_stages))
+    if held_out and tasks.held_out:
+        groups.append(HELD_OUT)
+    stages = torch.tensor(groups, device=generator.device).repeat_interleave(episodes)
+    batch = tasks.sample(stages, generator)
+    ro = greedy_rollout(model, cfg, batch)
+    ratio = ro.alive.sum(1) / tasks.shortest_lengths.to(stages.device)[batch.task]  # (B,)
     out = {}
-    for s in range(N_STAGES):
-        k = int(ro.correct[stages == s].sum())
-        out[s] = StageAccuracy(s, k, episodes, *wilson_interval(k, episodes))
+    for s in groups:
+        rows = stages == s
+        k = int(ro.correct[rows].sum())
+        solved = rows & ro.correct
+        optimality = float(ratio[solved].mean()) if k else None
+        per_task = tuple(
+            (tasks.tasks[i].expression, int(ro.correct[batch.task == i].sum()), n)
+            for i in tasks.stage_tasks(s)
+            if (n := int((batch.task == i).sum()))
+        )
+        out[s] = StageAccuracy(s, k, episodes, *wilson_interval(k, episodes), optimality, per_task)
     return out

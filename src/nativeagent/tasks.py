@@ -1,7 +1,10 @@
-"""The three curriculum stages: their contexts, stated targets and subgoals.
+"""Tasks written as expressions, grouped into curriculum stages, and batches sampled from them.
 
-A stage's context is ``n`` uniform digits ``a b c [d [e]]``; batched contexts are padded to
-``MAX_OPERANDS`` columns with ``[EOS]`` and carry their stage, so one batch may mix stages.
+A task is an expression over the context digits (``"a*b+c"``); its context length, target and
+subgoals (the values of its sub-expressions) come from the expression. A ``TaskSet`` holds the
+curriculum's stages (each a list of tasks) and tasks held out of training, and turns task ids
+and digits into a padded ``Batch`` with pure tensor code (a small stack machine runs every
+episode's postfix form at once). The three built-in stages are ``BUILTIN``.
 
 >>> STAGES[2].expression, STAGES[2].target([4, 2, 7, 3, 5]), STAGES[2].subgoals([4, 2, 7, 3, 5])
 ('(a*b+c)-(d*e)', 0, (8, 15, 15))
@@ -9,62 +12,72 @@ A stage's context is ``n`` uniform digits ``a b c [d [e]]``; batched contexts ar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 
 import torch
 
-from nativeagent.tokens import ADD, ANS, EOS, MUL, RCL, STO, SUB
+from nativeagent import expression as ex
+from nativeagent.tokens import ADD, EOS, MUL, SUB
 
+#: Context columns of the built-in stages (``a`` to ``e``).
 MAX_OPERANDS = 5
-#: Most subgoals any stage has (stage 2: ``a*b``, ``a*b+c``, ``d*e``).
+#: Most subgoals a built-in stage has (stage 2: ``a*b``, ``a*b+c``, ``d*e``).
 MAX_SUBGOALS = 3
+#: The tool token of each expression operator.
+OP_TOKENS = {"*": MUL, "+": ADD, "-": SUB}
 
 
 @dataclass(frozen=True)
-class Stage:
-    """One task: an expression over the context digits, and the program that computes it."""
+class Task:
+    """One task: an expression over the context digits, and what follows from it."""
 
-    index: int
-    n_operands: int
     expression: str
-    shortest_program: tuple[int, ...]
-    _target: Callable[[Sequence[int]], int]
-    _subgoals: Callable[[Sequence[int]], tuple[int, ...]]
+    tree: ex.Node = field(compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, expression: str) -> Task:
+        """A task from its expression; raises ``ExpressionError`` for a malformed one."""
+        return cls(expression, ex.parse(expression))
+
+    @cached_property
+    def n_operands(self) -> int:
+        """Context length: the last operand letter used."""
+        return ex.n_operands(self.tree)
+
+    @cached_property
+    def shape(self) -> str:
+        """The expression with only the parentheses its tree needs (how splits name shapes)."""
+        return ex.to_text(self.tree)
+
+    @cached_property
+    def postfix(self) -> tuple[int | str, ...]:
+        """Operand indices and operators in postfix order."""
+        return tuple(ex.postfix(self.tree))
+
+    @cached_property
+    def shortest_program(self) -> tuple[int, ...] | None:
+        """The solver's shortest canonical-machine program (``None`` when there is none)."""
+        from nativeagent.solver import solve
+
+        return solve(self.tree).program
 
     def target(self, context: Sequence[int]) -> int:
         """The stated target for one context."""
-        return self._target(context)
+        return ex.evaluate(self.tree, context)
 
     def subgoals(self, context: Sequence[int]) -> tuple[int, ...]:
         """Values of the target's proper sub-expressions, in the order a program meets them."""
-        return self._subgoals(context)
+        return ex.subgoal_values(self.tree, context)
 
 
-STAGES: tuple[Stage, ...] = (
-    Stage(0, 3, "a*b+c", (MUL, ADD, ANS), lambda x: x[0] * x[1] + x[2], lambda x: (x[0] * x[1],)),
-    Stage(
-        1,
-        4,
-        "(a*b+c)-d",
-        (MUL, ADD, SUB, ANS),
-        lambda x: x[0] * x[1] + x[2] - x[3],
-        lambda x: (x[0] * x[1], x[0] * x[1] + x[2]),
-    ),
-    Stage(
-        2,
-        5,
-        "(a*b+c)-(d*e)",
-        (MUL, ADD, STO, MUL, RCL, SUB, ANS),
-        lambda x: x[0] * x[1] + x[2] - x[3] * x[4],
-        lambda x: (x[0] * x[1], x[0] * x[1] + x[2], x[3] * x[4]),
-    ),
-)
+STAGES: tuple[Task, ...] = tuple(Task.parse(e) for e in ("a*b+c", "(a*b+c)-d", "(a*b+c)-(d*e)"))
 N_STAGES = len(STAGES)
 
 
 def check_stage(stage: object) -> int:
-    """Return ``stage`` as a valid stage index or raise ``ValueError`` naming the problem."""
+    """Return ``stage`` as a valid built-in stage index or raise ``ValueError`` naming it."""
     if isinstance(stage, bool) or not isinstance(stage, int):
         raise ValueError(f"stage must be an int 0..{N_STAGES - 1}, got {stage!r}")
     if not 0 <= stage < N_STAGES:
@@ -74,14 +87,17 @@ def check_stage(stage: object) -> int:
 
 @dataclass
 class Batch:
-    """A batch of episodes: padded contexts, their stages, targets and subgoals."""
+    """A batch of episodes: padded contexts, their tasks, targets, subgoals and prompts."""
 
-    context: torch.Tensor  # (B, MAX_OPERANDS) int64, [EOS]-padded
-    stage: torch.Tensor  # (B,) int64
+    context: torch.Tensor  # (B, W) int64 digits the machine reads, [EOS]-padded
+    stage: torch.Tensor  # (B,) int64 curriculum stage (-1: a held-out task)
     n_operands: torch.Tensor  # (B,) int64
     target: torch.Tensor  # (B,) int64
-    subgoals: torch.Tensor  # (B, MAX_SUBGOALS) int64
-    subgoal_valid: torch.Tensor  # (B, MAX_SUBGOALS) bool
+    subgoals: torch.Tensor  # (B, S) int64
+    subgoal_valid: torch.Tensor  # (B, S) bool
+    task: torch.Tensor  # (B,) int64 index into the task set's ``tasks``
+    prompt: torch.Tensor  # (B, L) int64 tokens the model reads, [EOS]-padded
+    prompt_len: torch.Tensor  # (B,) int64
 
     def __len__(self) -> int:
         return self.stage.shape[0]
@@ -91,44 +107,184 @@ class Batch:
         return Batch(*(getattr(self, f.name)[rows] for f in fields(self)))
 
 
+class TaskSet:
+    """Curriculum stages of tasks, tasks held out of training, and how batches are made.
+
+    ``show_expression`` is the task mode: the model reads the expression in postfix order,
+    operand digits and operator tokens (``4 2 [MUL] 7 [ADD]``), instead of the digits alone and
+    an embedding of which task it is.
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[Sequence[Task]],
+        held_out: Sequence[Task] = (),
+        show_expression: bool = False,
+    ) -> None:
+        self.stages = tuple(tuple(s) for s in stages)
+        self.held_out = tuple(held_out)
+        self.show_expression = show_expression
+        if not self.stages or not all(self.stages):
+            raise ValueError("a task set needs at least one stage, and every stage a task")
+        self.tasks: tuple[Task, ...] = tuple(t for s in self.stages for t in s) + self.held_out
+        self.width = max(t.n_operands for t in self.tasks)  # context columns
+        stage_of = [i for i, s in enumerate(self.stages) for _ in s] + [-1] * len(self.held_out)
+        longest = max(len(t.postfix) for t in self.tasks)
+        self._stage_of = torch.tensor(stage_of)
+        self._n_operands = torch.tensor([t.n_operands for t in self.tasks])
+        self._length = torch.tensor([len(t.postfix) for t in self.tasks])
+        self._n_subgoals = torch.tensor([ex.n_operators(t.tree) - 1 for t in self.tasks])
+        # Postfix templates (T, L): an operand's column, or an operator's token, and which.
+        is_operand = [[isinstance(i, int) for i in t.postfix] for t in self.tasks]
+        code = [[i if isinstance(i, int) else OP_TOKENS[i] for i in t.postfix] for t in self.tasks]
+        self._is_operand = _pad([[int(b) for b in row] for row in is_operand], longest, 0).bool()
+        self._code = _pad(code, longest, EOS)
+        self.n_subgoals = max(1, max(ex.n_operators(t.tree) - 1 for t in self.tasks))
+        first = torch.tensor([0, *torch.tensor([len(s) for s in self.stages]).cumsum(0).tolist()])
+        self._stage_first, self._stage_size = first[:-1], first[1:] - first[:-1]
+
+    @property
+    def n_stages(self) -> int:
+        return len(self.stages)
+
+    @property
+    def n_trained(self) -> int:
+        """Tasks in the curriculum (ids ``0..n_trained-1``); held-out ids follow."""
+        return len(self.tasks) - len(self.held_out)
+
+    @cached_property
+    def shortest_lengths(self) -> torch.Tensor:
+        """The solver's shortest program length of every task ``(T,)`` (float; inf: none)."""
+        lengths = [len(p) if (p := t.shortest_program) else float("inf") for t in self.tasks]
+        return torch.tensor(lengths, dtype=torch.float)
+
+    def stage_tasks(self, stage: int) -> range:
+        """Task ids of one stage (``-1``: the held-out tasks)."""
+        if stage == -1:
+            return range(self.n_trained, len(self.tasks))
+        first = int(self._stage_first[stage])
+        return range(first, first + len(self.stages[stage]))
+
+    def stage_name(self, stage: int) -> str:
+        """A stage's expression, or how many expressions it has."""
+        tasks = self.stages[stage]
+        return tasks[0].expression if len(tasks) == 1 else f"{len(tasks)} expressions"
+
+    def pick_tasks(self, stages: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """A task id per episode ``(B,)``, uniform within its stage (``-1``: held-out tasks)."""
+        device = stages.device
+        first = torch.cat([self._stage_first, torch.tensor([self.n_trained])]).to(device)
+        size = torch.cat([self._stage_size, torch.tensor([len(self.held_out)])]).to(device)
+        if bool((size[stages] == 1).all()):
+            return first[stages]  # one task each: no draw, so the built-in stream is unchanged
+        u = torch.rand(stages.shape, generator=generator, device=device)
+        offset = (u * size[stages]).long().clamp(max=size[stages] - 1)
+        return first[stages] + offset
+
+    def sample(self, stages: torch.Tensor, generator: torch.Generator) -> Batch:
+        """Fresh episodes for each entry of ``stages`` ``(B,)``: a task, then uniform digits."""
+        task = self.pick_tasks(stages, generator)
+        return self.sample_tasks(task, generator)
+
+    def sample_tasks(self, task: torch.Tensor, generator: torch.Generator) -> Batch:
+        """Fresh uniform digits for each task id of ``task`` ``(B,)``."""
+        shape = (task.shape[0], self.width)
+        digits = torch.randint(0, 10, shape, generator=generator, device=task.device)
+        return self.make_batch(digits, task)
+
+    def make_batch(self, digits: torch.Tensor, task: torch.Tensor) -> Batch:
+        """Targets, subgoals and prompts of digits ``(B, W)`` for task ids ``(B,)``."""
+        device = task.device
+        n_ops = self._n_operands.to(device)[task]  # (B,)
+        valid = torch.arange(digits.shape[1], device=device)[None, :] < n_ops[:, None]
+        context = torch.where(valid, digits, EOS)
+        x = torch.where(valid, digits, 0)
+        is_operand = self._is_operand.to(device)[task]  # (B, L)
+        code = self._code.to(device)[task]  # (B, L)
+        length = self._length.to(device)[task]  # (B,)
+        target, subgoals = _run_postfix(x, is_operand, code, length, self.n_subgoals)
+        n_sub = self._n_subgoals.to(device)[task]  # (B,) operators but the root
+        subgoal_valid = torch.arange(self.n_subgoals, device=device)[None, :] < n_sub[:, None]
+        if self.show_expression:
+            col = torch.where(is_operand, code, 0).clamp(max=digits.shape[1] - 1)
+            shown = torch.where(is_operand, x.gather(1, col), code)  # (B, L)
+            in_prompt = torch.arange(code.shape[1], device=device)[None, :] < length[:, None]
+            prompt, prompt_len = torch.where(in_prompt, shown, EOS), length
+        else:
+            prompt, prompt_len = context, n_ops
+        stage = self._stage_of.to(device)[task]
+        return Batch(
+            context, stage, n_ops, target, subgoals, subgoal_valid, task, prompt, prompt_len
+        )
+
+
+def _pad(rows: list[list[int]], width: int, fill: int) -> torch.Tensor:
+    return torch.tensor([r + [fill] * (width - len(r)) for r in rows], dtype=torch.long)
+
+
+def _run_postfix(
+    x: torch.Tensor, is_operand: torch.Tensor, code: torch.Tensor, length: torch.Tensor, n_sub: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Evaluate every episode's postfix form at once: target ``(B,)``, subgoals ``(B, n_sub)``.
+
+    The loop is over postfix positions (at most 15), never over episodes.
+    """
+    size, longest = code.shape
+    rows = torch.arange(size, device=x.device)
+    stack = torch.zeros(size, longest + 1, dtype=torch.long, device=x.device)
+    sp = torch.zeros(size, dtype=torch.long, device=x.device)  # stack height
+    subgoals = torch.zeros(size, n_sub + 1, dtype=torch.long, device=x.device)
+    n_done = torch.zeros(size, dtype=torch.long, device=x.device)  # operators applied
+    for j in range(longest):
+        live = j < length
+        push = live & is_operand[:, j]
+        apply = live & ~is_operand[:, j]
+        digit = x.gather(1, torch.where(push, code[:, j], 0)[:, None]).squeeze(1)
+        left = stack[rows, (sp - 2).clamp(min=0)]
+        right = stack[rows, (sp - 1).clamp(min=0)]
+        op = code[:, j]
+        value = torch.where(
+            op == MUL, left * right, torch.where(op == ADD, left + right, left - right)
+        )
+        stack[rows, torch.where(push, sp, (sp - 2).clamp(min=0))] = torch.where(
+            push, digit, torch.where(apply, value, stack[rows, (sp - 2).clamp(min=0)])
+        )
+        subgoals[rows, n_done.clamp(max=n_sub)] = torch.where(
+            apply, value, subgoals[rows, n_done.clamp(max=n_sub)]
+        )
+        sp = sp + push.long() - apply.long()
+        n_done = n_done + apply.long()
+    return stack[:, 0], subgoals[:, :n_sub]
+
+
+#: The three built-in stages, one task each.
+BUILTIN = TaskSet([[t] for t in STAGES])
+
+
 def make_batch(context: torch.Tensor, stage: torch.Tensor) -> Batch:
-    """Derive targets and subgoals of padded contexts ``(B, MAX_OPERANDS)`` for their stages."""
-    n_ops = torch.tensor([s.n_operands for s in STAGES], device=stage.device)[stage]  # (B,)
-    cols = torch.arange(MAX_OPERANDS, device=stage.device)
-    valid = cols[None, :] < n_ops[:, None]  # (B, 5)
-    context = torch.where(valid, context, EOS)
-    x = torch.where(valid, context, 0)
-    a, b, c, d, e = x.unbind(1)
-    ab = a * b
-    abc = ab + c
-    de = d * e
-    target = torch.where(stage == 0, abc, torch.where(stage == 1, abc - d, abc - de))
-    subgoals = torch.stack([ab, abc, de], dim=1)  # (B, 3)
-    n_sub = torch.tensor([len(s.subgoals([1] * s.n_operands)) for s in STAGES], device=stage.device)
-    subgoal_valid = torch.arange(MAX_SUBGOALS, device=stage.device)[None, :] < n_sub[stage][:, None]
-    return Batch(context, stage, n_ops, target, subgoals, subgoal_valid)
+    """A batch of built-in stages from padded contexts ``(B, MAX_OPERANDS)``."""
+    return BUILTIN.make_batch(context, stage)
 
 
 def sample_batch(stage: torch.Tensor, generator: torch.Generator) -> Batch:
-    """Sample fresh uniform-digit contexts for each entry of ``stage`` ``(B,)``."""
-    digits = torch.randint(
-        0, 10, (stage.shape[0], MAX_OPERANDS), generator=generator, device=stage.device
-    )
-    return make_batch(digits, stage)
+    """Sample fresh uniform-digit contexts for each built-in stage of ``stage`` ``(B,)``."""
+    return BUILTIN.sample(stage, generator)
 
 
 def stage_tensor(stage: int, size: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """A ``(size,)`` tensor filled with one stage index."""
+    """A ``(size,)`` tensor filled with one built-in stage index."""
     return torch.full((size,), check_stage(stage), dtype=torch.long, device=device)
 
 
 __all__ = [
+    "BUILTIN",
     "MAX_OPERANDS",
     "MAX_SUBGOALS",
     "N_STAGES",
     "STAGES",
     "Batch",
-    "Stage",
+    "Task",
+    "TaskSet",
     "check_stage",
     "make_batch",
     "sample_batch",

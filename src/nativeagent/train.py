@@ -21,13 +21,13 @@ from nativeagent.algos.common import NonFiniteError
 from nativeagent.checkpoint import CHECKPOINT, RESULT, RunDirError, load_checkpoint, save_checkpoint
 from nativeagent.config import Config, ConfigError, from_dict, save_config
 from nativeagent.curriculum import Curriculum
-from nativeagent.evaluate import StageAccuracy, decode_tokens, evaluate
+from nativeagent.evaluate import HELD_OUT, StageAccuracy, decode_tokens, evaluate
 from nativeagent.fileio import atomic_write_json, remove_stale_temporaries
 from nativeagent.machine import Shaping, make_machine
 from nativeagent.metrics_log import MetricsLog
-from nativeagent.models import make_model
+from nativeagent.models import build_policy
 from nativeagent.rollout import rollout
-from nativeagent.tasks import N_STAGES, sample_batch
+from nativeagent.taskgen import build_task_set
 
 GENERATORS = ("data", "policy", "eval", "final")
 
@@ -69,14 +69,24 @@ def build_model(cfg: Config, init_seed: int, device: torch.device) -> torch.nn.M
     """Build the policy with weights drawn from ``init_seed`` (global RNG left untouched)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
-        m = cfg.model
-        model = make_model(m.kind, m.d_model, m.n_layers, m.n_heads)
+        model = build_policy(cfg)
     return model.to(device)
 
 
 def accuracy_dict(acc: dict[int, StageAccuracy]) -> dict[str, float]:
-    """``{"0": 0.99, ...}``, the form ``result.json`` and metrics use."""
-    return {str(s): a.accuracy for s, a in acc.items()}
+    """``{"0": 0.99, ...}`` over the curriculum stages, the form ``result.json`` and metrics use."""
+    return {str(s): a.accuracy for s, a in acc.items() if s != HELD_OUT}
+
+
+def held_out_dict(a: StageAccuracy) -> dict[str, Any]:
+    """The held-out group of a final evaluation, as ``result.json`` records it."""
+    return {
+        "accuracy": a.accuracy,
+        "interval": [a.low, a.high],
+        "episodes": a.episodes,
+        "optimality": a.optimality,
+        "tasks": {e: [k, n] for e, k, n in a.per_task},
+    }
 
 
 def _rates(acc: dict[int, StageAccuracy]) -> dict[int, float]:
@@ -105,9 +115,9 @@ class TrainState:
         gens = Generators.from_seed(cfg.train.seed, device)
         model = build_model(cfg, gens.init, device)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.algo.lr)
-        return cls(
-            cfg, device, model, optimizer, Curriculum(cfg.curriculum, cfg.train.max_updates), gens
-        )
+        n_stages = build_task_set(cfg).n_stages
+        curriculum = Curriculum(cfg.curriculum, cfg.train.max_updates, n_stages)
+        return cls(cfg, device, model, optimizer, curriculum, gens)
 
     def to_checkpoint(self, wall_s: float) -> dict[str, Any]:
         """A dict of tensors and plain values only (it is loaded with ``weights_only=True``);
@@ -155,6 +165,7 @@ class Trainer:
         shaping = Shaping(cfg.machine.partial_reward, cfg.machine.process_reward)
         self.machine = make_machine(cfg.machine.name, cfg.machine.max_steps, shaping)
         self.algo = make_algorithm(cfg)
+        self.tasks = build_task_set(cfg)
         self.n_tokens, self.masked = decode_tokens(cfg), cfg.decode.mode == "closed"
         self.started = time.perf_counter()
 
@@ -174,7 +185,7 @@ class Trainer:
         s.model.train()
         n_contexts = self.algo.contexts_per_update(t.batch_size)
         stages = s.curriculum.stages(s.update, n_contexts, s.gens.data)
-        batch = self.algo.expand(sample_batch(stages, s.gens.data))
+        batch = self.algo.expand(self.tasks.sample(stages, s.gens.data))
         ro = rollout(s.model, self.machine, batch, self.n_tokens, s.gens.policy, masked=self.masked)
         try:
             parts = self.algo.update(s.model, s.optimizer, batch, ro, s.gens.policy)
@@ -196,8 +207,10 @@ class Trainer:
         """Greedy evaluation; promotes the curriculum and decides an early stop."""
         s, t = self.state, self.state.cfg.train
         s.model.eval()
-        acc = evaluate(s.model, s.cfg, t.eval_episodes, s.gens.eval)
+        acc = evaluate(s.model, s.cfg, t.eval_episodes, s.gens.eval, held_out=True)
         out: dict[str, Any] = {"eval": accuracy_dict(acc)}
+        if HELD_OUT in acc:
+            out["eval_held_out"] = acc.pop(HELD_OUT).accuracy
         out["promoted"] = s.curriculum.observe(_rates(acc))
         if t.stop_when_solved and s.curriculum.solved(_rates(acc)):
             # A passing 256-episode check is noisy: confirm on a larger fresh sample, and stop
@@ -238,19 +251,25 @@ class Trainer:
         """Final greedy table on fresh episodes; writes and returns ``result.json``."""
         s, t = self.state, self.state.cfg.train
         s.model.eval()
-        final = evaluate(s.model, s.cfg, t.final_eval_episodes, s.gens.final)
+        final = evaluate(s.model, s.cfg, t.final_eval_episodes, s.gens.final, held_out=True)
+        held = final.pop(HELD_OUT, None)
         result = {
             "accuracy": accuracy_dict(final),
             "interval": {str(k): [a.low, a.high] for k, a in final.items()},
             "eval_episodes": t.final_eval_episodes,
-            "solved": all(final[k].accuracy >= s.cfg.curriculum.mastery for k in range(N_STAGES)),
+            "solved": all(a.accuracy >= s.cfg.curriculum.mastery for a in final.values()),
             "updates": s.update,
             "episodes": s.episodes,
             "wall_s": round(self.wall(), 3),
             "seed": t.seed,
             "machine": s.cfg.machine.name,
             "device": str(s.device),
+            "optimality": {str(k): a.optimality for k, a in final.items()},
         }
+        if held is not None or any(len(a.per_task) > 1 for a in final.values()):
+            result["tasks"] = {e: [k, n] for a in final.values() for e, k, n in a.per_task}
+        if held is not None:
+            result["held_out"] = held_out_dict(held)
         atomic_write_json(self.out_dir / RESULT, result)
         return result
 

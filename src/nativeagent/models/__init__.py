@@ -6,9 +6,10 @@ from typing import Any, Protocol
 
 import torch
 
+from nativeagent.config import Config
 from nativeagent.models.gru import GRUActorCritic
 from nativeagent.models.transformer import TransformerActorCritic
-from nativeagent.tasks import Batch
+from nativeagent.tasks import N_STAGES, Batch
 
 
 class Policy(Protocol):
@@ -26,13 +27,37 @@ class Policy(Protocol):
 MODELS = ("gru", "transformer")
 
 
-def make_model(kind: str, d_model: int, n_layers: int = 2, n_heads: int = 4) -> torch.nn.Module:
-    """Build a policy network by name (``n_layers`` and ``n_heads`` are the Transformer's)."""
+def make_model(
+    kind: str,
+    d_model: int,
+    n_layers: int = 2,
+    n_heads: int = 4,
+    n_tasks: int = N_STAGES,
+    encoder: str = "mean",
+) -> torch.nn.Module:
+    """Build a policy network by name (``n_layers`` and ``n_heads`` are the Transformer's,
+    ``encoder`` the GRU's; ``n_tasks = 0``: no task embedding)."""
     if kind == "gru":
-        return GRUActorCritic(d_model)
+        return GRUActorCritic(d_model, n_tasks=n_tasks, encoder=encoder)
     if kind == "transformer":
-        return TransformerActorCritic(d_model, n_layers, n_heads)
+        return TransformerActorCritic(d_model, n_layers, n_heads, n_tasks=n_tasks)
     raise ValueError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
 
 
-__all__ = ["MODELS", "GRUActorCritic", "Policy", "TransformerActorCritic", "make_model"]
+def build_policy(cfg: Config) -> torch.nn.Module:
+    """The policy a configuration asks for, sized for its task set (fresh weights)."""
+    from nativeagent.taskgen import build_task_set
+
+    m = cfg.model
+    n_tasks = 0 if cfg.task.show_expression else len(build_task_set(cfg).tasks)
+    return make_model(m.kind, m.d_model, m.n_layers, m.n_heads, n_tasks, m.encoder)
+
+
+__all__ = [
+    "MODELS",
+    "GRUActorCritic",
+    "Policy",
+    "TransformerActorCritic",
+    "build_policy",
+    "make_model",
+]

@@ -1,36 +1,65 @@
-"""The tutorial's GRU actor-critic (SPEC §5), stepped one token at a time."""
+"""The tutorial's GRU actor-critic (SPEC §5), stepped one token at a time.
+
+Two ways to read the context: ``mean`` (the tutorial's mean of the context embeddings) or
+``gru`` (a GRU encoder over the context tokens in order, which task mode needs: there the
+context is an expression in postfix order, and order matters).
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from nativeagent.tasks import MAX_OPERANDS, N_STAGES, Batch
+from nativeagent.tasks import N_STAGES, Batch
 from nativeagent.tokens import CTX, VOCAB_SIZE
+
+ENCODERS = ("mean", "gru")
 
 
 class GRUActorCritic(nn.Module):
-    """Token and stage embeddings, a GRU decoder, a policy head over the vocabulary, a value head.
+    """Token and task embeddings, a GRU decoder, a policy head over the vocabulary, a value head.
 
-    The initial state is ``tanh(mean(context embeddings) + stage embedding)``; decoding starts
-    from ``[CTX]`` and then feeds back the agent's own last action.
+    The initial state is ``tanh(context summary + task embedding)``; decoding starts from
+    ``[CTX]`` and then feeds back the agent's own last action. With ``n_tasks = 0`` there is no
+    task embedding (task mode: the context says what to compute).
     """
 
-    def __init__(self, d_model: int = 96, vocab_size: int = VOCAB_SIZE, n_stages: int = N_STAGES):
+    def __init__(
+        self,
+        d_model: int = 96,
+        vocab_size: int = VOCAB_SIZE,
+        n_tasks: int = N_STAGES,
+        encoder: str = "mean",
+    ) -> None:
         super().__init__()
+        if encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
         self.embed = nn.Embedding(vocab_size, d_model)
-        self.stage_embed = nn.Embedding(n_stages, d_model)
+        self.stage_embed = nn.Embedding(n_tasks, d_model) if n_tasks else None
         self.cell = nn.GRUCell(d_model, d_model)
         self.policy_head = nn.Linear(d_model, vocab_size)
         self.value_head = nn.Linear(d_model, 1)
+        self.encoder = nn.GRUCell(d_model, d_model) if encoder == "gru" else None
+
+    def summarize(self, batch: Batch) -> torch.Tensor:
+        """The context as one vector ``(B, D)``: mean of embeddings, or the encoder's last state."""
+        prompt, length = batch.prompt, batch.prompt_len
+        emb = self.embed(prompt)  # (B, L, D)
+        cols = torch.arange(prompt.shape[1], device=prompt.device)
+        valid = cols[None, :] < length[:, None]  # (B, L)
+        if self.encoder is None:
+            return (emb * valid[..., None]).sum(1) / length[:, None]
+        h = emb.new_zeros(emb.shape[0], emb.shape[2])
+        for j in range(prompt.shape[1]):  # over context positions, never over the batch
+            h = torch.where(valid[:, j, None], self.encoder(emb[:, j], h), h)
+        return h
 
     def start(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Initial hidden state ``(B, D)`` and first input token ``(B,)`` (``[CTX]``)."""
-        valid = torch.arange(MAX_OPERANDS, device=batch.context.device) < batch.n_operands[:, None]
-        emb = self.embed(batch.context) * valid[..., None]  # (B, 5, D)
-        mean = emb.sum(1) / batch.n_operands[:, None]  # (B, D)
-        h = torch.tanh(mean + self.stage_embed(batch.stage))
-        return h, torch.full_like(batch.stage, CTX)
+        h = self.summarize(batch)
+        if self.stage_embed is not None:
+            h = h + self.stage_embed(batch.task)
+        return torch.tanh(h), torch.full_like(batch.task, CTX)
 
     def step(
         self, h: torch.Tensor, token: torch.Tensor

@@ -16,8 +16,7 @@ from rich.table import Table
 
 from nativeagent.checkpoint import CHECKPOINT, RESULT, RunDirError, load_policy
 from nativeagent.config import PRESETS, Config, ConfigError, load_config
-from nativeagent.evaluate import StageAccuracy
-from nativeagent.tasks import N_STAGES, check_stage
+from nativeagent.evaluate import HELD_OUT, StageAccuracy
 
 app = typer.Typer(
     add_completion=False,
@@ -41,31 +40,35 @@ def fail(message: str, code: int = 2) -> None:
 def accuracy_table(title: str, rows: list[dict[str, Any]]) -> Table:
     """Per-stage greedy accuracy with 95% intervals, as a rich table."""
     table = Table(title=title)
-    for col in ("stage", "task", "accuracy", "95% interval", "episodes"):
+    for col in ("stage", "task", "accuracy", "95% interval", "episodes", "length/shortest"):
         table.add_column(col, justify="right" if col != "task" else "left")
     for r in rows:
+        opt = r.get("optimality")
         table.add_row(
             str(r["stage"]),
-            r["task"],
+            escape(r["task"]),
             f"{r['accuracy']:.3f}",
             f"[{r['low']:.3f}, {r['high']:.3f}]",
             str(r["episodes"]),
+            "-" if opt is None else f"{opt:.3f}",
         )
     return table
 
 
-def stage_rows(acc: dict[int, StageAccuracy]) -> list[dict[str, Any]]:
-    """Rows of the accuracy table (and of ``eval --json``), one per stage."""
-    from nativeagent.tasks import STAGES
+def stage_rows(acc: dict[int, StageAccuracy], cfg: Config) -> list[dict[str, Any]]:
+    """Rows of the accuracy table (and of ``eval --json``), one per stage, then held-out."""
+    from nativeagent.taskgen import build_task_set
 
+    tasks = build_task_set(cfg)
     return [
         {
-            "stage": s,
-            "task": STAGES[s].expression,
+            "stage": "held-out" if s == HELD_OUT else s,
+            "task": f"{len(tasks.held_out)} held-out" if s == HELD_OUT else tasks.stage_name(s),
             "accuracy": a.accuracy,
             "low": a.low,
             "high": a.high,
             "episodes": a.episodes,
+            "optimality": a.optimality,
         }
         for s, a in acc.items()
     ]
@@ -85,8 +88,16 @@ def progress_bar(label: str, disable: bool = False) -> Progress:
     )
 
 
+def _eval_summary(r: dict[str, Any], digits: int, sep: str) -> str:
+    """``T0=1.000 T1=0.990 held-out=0.600`` from a metrics record's evaluation."""
+    parts = [f"T{s}{sep}{v:.{digits}f}" for s, v in r["eval"].items()]
+    if "eval_held_out" in r:
+        parts.append(f"held-out{sep}{r['eval_held_out']:.{digits}f}")
+    return " ".join(parts)
+
+
 def _eval_line(r: dict[str, Any]) -> str:
-    ev = " ".join(f"T{s}={r['eval'][str(s)]:.3f}" for s in range(N_STAGES))
+    ev = _eval_summary(r, 3, "=")
     return (
         f"update={r['update']} stage={r['stage']} train_acc={r['train_acc']:.3f} "
         f"| eval {ev} loss={r['loss']:.4f}"
@@ -172,7 +183,7 @@ def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False)
     def report(r: dict[str, Any]) -> None:
         desc = f"stage {r['stage']} train_acc {r['train_acc']:.2f}"
         if "eval" in r:
-            desc += " | " + " ".join(f"T{s} {r['eval'][str(s)]:.2f}" for s in range(N_STAGES))
+            desc += " | " + _eval_summary(r, 2, " ")
             if not quiet:
                 progress.console.print(_eval_line(r), highlight=False, soft_wrap=True)
         progress.update(task, completed=r["update"], description=desc)
@@ -190,9 +201,17 @@ def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False)
         fail(str(err))
     except OSError as err:  # e.g. a full disk: the last complete checkpoint is still in place
         fail(f"cannot write the run in {out_dir}: {err.strerror or err}; resume it with --resume")
-    console.print(
-        accuracy_table("greedy accuracy (final)", stage_rows(StageAccuracy.from_result(result)))
-    )
+    final = StageAccuracy.from_result(result)
+    if "held_out" in result:
+        h = result["held_out"]
+        final[HELD_OUT] = StageAccuracy(
+            HELD_OUT,
+            round(h["accuracy"] * h["episodes"]),
+            h["episodes"],
+            *h["interval"],
+            h["optimality"],
+        )
+    console.print(accuracy_table("greedy accuracy (final)", stage_rows(final, cfg)))
     verdict = "solved every stage" if result["solved"] else "did NOT solve every stage"
     console.print(
         f"{verdict} | updates={result['updates']} episodes={result['episodes']} "
@@ -229,11 +248,18 @@ def eval_(
     from nativeagent.evaluate import evaluate
 
     model, cfg, dev = _load(run_dir, device)
-    acc = evaluate(model, cfg, episodes, torch.Generator(device=dev).manual_seed(seed))
-    rows = stage_rows(acc)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    rows = stage_rows(evaluate(model, cfg, episodes, gen, held_out=True), cfg)
     if as_json:
         print(
-            json.dumps({"accuracy": {str(r["stage"]): r["accuracy"] for r in rows}, "stages": rows})
+            json.dumps(
+                {
+                    "accuracy": {
+                        str(r["stage"]): r["accuracy"] for r in rows if r["stage"] != "held-out"
+                    },
+                    "stages": rows,
+                }
+            )
         )
     else:
         console.print(accuracy_table(f"greedy accuracy: {run_dir}", rows))
@@ -242,7 +268,9 @@ def eval_(
 @app.command()
 def explain(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by train.")],
-    stage: Annotated[int | None, typer.Option(help="Stage to show (default: every stage).")] = None,
+    stage: Annotated[
+        int | None, typer.Option(help="Stage to show, -1 for held-out (default: every stage).")
+    ] = None,
     n: Annotated[int, typer.Option("-n", min=1, help="Contexts per stage.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed for the contexts.")] = 7,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
@@ -251,16 +279,18 @@ def explain(
     import torch
 
     from nativeagent.explain import explain as run_explain
-    from nativeagent.tasks import STAGES
+    from nativeagent.taskgen import build_task_set
 
-    try:
-        stages = [check_stage(stage)] if stage is not None else list(range(N_STAGES))
-    except ValueError as err:
-        fail(str(err))
     model, cfg, dev = _load(run_dir, device)
+    tasks = build_task_set(cfg)
+    groups = list(range(tasks.n_stages)) + ([HELD_OUT] if tasks.held_out else [])
+    if stage is not None and stage not in groups:
+        fail(f"--stage must be one of {', '.join(map(str, groups))} for this run, got {stage}")
     gen = torch.Generator(device=dev).manual_seed(seed)
-    for s in stages:
-        console.print(f"[bold]stage {s}[/]: {STAGES[s].expression}", highlight=False)
+    for s in [stage] if stage is not None else groups:
+        title = "held-out" if s == HELD_OUT else f"stage {s}"
+        what = f"{len(tasks.held_out)} expressions" if s == HELD_OUT else tasks.stage_name(s)
+        console.print(f"[bold]{title}[/]: {escape(what)}", highlight=False)
         for e in run_explain(model, cfg, s, n, gen):
             console.print(f"  {e}", highlight=False, markup=False, soft_wrap=True)
 

@@ -1,7 +1,7 @@
 """Greedy exact-match accuracy per stage on fresh episodes, with 95% Wilson intervals.
 
-A stage of several expressions is sampled uniformly over them; tasks held out of training form
-one more group, ``HELD_OUT``. Each group also reports program optimality: the agent's program
+A stage of several expressions gives each of them its turn (stratified); tasks held out of
+training form one more group, ``HELD_OUT``. Each group also reports program optimality: the agent's program
 length over the solver's shortest, averaged over the episodes it solved (1.0 is optimal).
 """
 
@@ -106,7 +106,9 @@ def evaluate(
     if held_out and tasks.held_out:
         groups.append(HELD_OUT)
     stages = torch.tensor(groups, device=generator.device).repeat_interleave(episodes)
-    batch = tasks.sample(stages, generator)
+    # Tasks in turn within each group (stratified), so the mix of shapes adds no noise.
+    task = torch.cat([tasks.in_turn(s, episodes) for s in groups]).to(generator.device)
+    batch = tasks.sample_tasks(task, generator)
     ro = greedy_rollout(model, cfg, batch)
     ratio = ro.alive.sum(1) / tasks.shortest_lengths.to(stages.device)[batch.task]  # (B,)
     out = {}

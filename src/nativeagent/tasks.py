@@ -144,6 +144,11 @@ class TaskSet:
         self._stage_first, self._stage_size = first[:-1], first[1:] - first[:-1]
 
     @property
+    def is_builtin(self) -> bool:
+        """The three built-in stages, one task each, nothing held out."""
+        return self.stages == tuple((t,) for t in STAGES) and not self.held_out
+
+    @property
     def n_stages(self) -> int:
         return len(self.stages)
 
@@ -164,6 +169,11 @@ class TaskSet:
             return range(self.n_trained, len(self.tasks))
         first = int(self._stage_first[stage])
         return range(first, first + len(self.stages[stage]))
+
+    def in_turn(self, stage: int, count: int) -> torch.Tensor:
+        """``count`` task ids of one stage, each task in turn ``(count,)``."""
+        ids = torch.tensor(self.stage_tasks(stage))
+        return ids.repeat(-(-count // len(ids)))[:count]
 
     def stage_name(self, stage: int) -> str:
         """A stage's expression, or how many expressions it has."""

@@ -102,7 +102,7 @@ GOOD: dict[str, object] = {"program": [MUL, ADD, ANS], "context": [4, 2, 7], "st
         ({"stage": 3}, r"stage must be 0\.\.2, got 3"),
         ({"stage": -1}, r"stage must be 0\.\.2, got -1"),
         ({"stage": 1.0}, "stage must be an int"),
-        ({"stage": "0"}, "stage must be an int"),
+        ({"stage": "0"}, "constant '0' is not supported"),  # a string is an expression
         ({"stage": True}, "stage must be an int"),
         ({"context": [4, 2]}, "stage 0 needs a context of 3 digits, got 2"),
         ({"context": [4, 2, 7, 3]}, "stage 0 needs a context of 3 digits, got 4"),

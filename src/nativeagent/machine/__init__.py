@@ -16,7 +16,7 @@ from nativeagent.machine.reference import (
     run_canonical,
     run_legacy,
 )
-from nativeagent.tasks import STAGES, check_stage
+from nativeagent.tasks import STAGES, Task, check_stage
 from nativeagent.tokens import parse_token
 
 MACHINES = ("canonical", "seed-legacy")
@@ -47,14 +47,14 @@ def _check_max_steps(max_steps: object) -> None:
         raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
 
 
-def _check_context(context: object, stage: int) -> list[int]:
+def _check_context(context: object, task: Task, what: str) -> list[int]:
     if isinstance(context, torch.Tensor):
         context = context.tolist()
     if isinstance(context, (str, bytes)) or not isinstance(context, Sequence):
         raise ValueError(f"context must be a sequence of digits, got {type(context).__name__}")
-    want = STAGES[stage].n_operands
+    want = task.n_operands
     if len(context) != want:
-        raise ValueError(f"stage {stage} needs a context of {want} digits, got {len(context)}")
+        raise ValueError(f"{what} needs a context of {want} digits, got {len(context)}")
     for digit in context:
         if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit <= 9:
             raise ValueError(f"context digits must be ints 0..9, got {digit!r}")
@@ -64,19 +64,31 @@ def _check_context(context: object, stage: int) -> list[int]:
 def execute(
     program: Sequence[int | str],
     context: Sequence[int],
-    stage: int,
+    stage: int | str | Task,
     machine: str = "canonical",
     max_steps: int | None = None,
 ) -> Outcome:
     """Run one program (token ids, or names like ``"MUL"``) on one context.
 
+    ``stage`` is a built-in stage (0, 1, 2) or any task: an expression such as ``"(a-b)*c"``
+    (canonical machine only; the tutorial's ``seed-legacy`` knows the built-in stages alone).
+
     >>> outcome = execute(["MUL", "ADD", "ANS"], [4, 2, 7], stage=0)
     >>> outcome.answer, outcome.correct, outcome.steps, outcome.format_trace()
     (15, True, 3, 'MUL acc=8 · ADD acc=15 · ANS ✓')
+    >>> execute(["SUB", "MUL", "ANS"], [9, 2, 3], "(a-b)*c").format_trace()
+    'SUB acc=7 · MUL acc=21 · ANS ✓'
     """
     check_machine(machine)
-    stage = check_stage(stage)
-    x = _check_context(context, stage)
+    if isinstance(stage, (str, Task)):
+        if machine != "canonical":
+            raise ValueError(f"machine {machine!r} runs only the built-in stages 0..2")
+        task = Task.parse(stage) if isinstance(stage, str) else stage
+        what = f"task {task.expression}"
+    else:
+        stage = check_stage(stage)
+        task, what = STAGES[stage], f"stage {stage}"
+    x = _check_context(context, task, what)
     if isinstance(program, torch.Tensor):
         program = program.tolist()
     if isinstance(program, (str, bytes)) or not isinstance(program, Sequence):
@@ -84,7 +96,8 @@ def execute(
     tokens = [parse_token(t) for t in program]
     _check_max_steps(max_steps)
     if machine == "canonical":
-        return run_canonical(tokens, x, stage, max_steps or CANONICAL_MAX_STEPS)
+        return run_canonical(tokens, x, task, max_steps or CANONICAL_MAX_STEPS)
+    assert isinstance(stage, int)
     return run_legacy(tokens, x, stage, max_steps or LEGACY_MAX_STEPS)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nativeagent.machine.outcome import Outcome
-from nativeagent.tasks import STAGES
+from nativeagent.tasks import Task
 from nativeagent.tokens import ADD, ANS, MUL, OPS, RCL, STO, SUB, name
 
 CANONICAL_MAX_STEPS = 8
@@ -37,11 +37,11 @@ def canonical_legal(acc: int | None, mem: int | None, p: int, armed: bool, n: in
 
 
 def run_canonical(
-    program: Sequence[int], context: Sequence[int], stage: int, max_steps: int = CANONICAL_MAX_STEPS
+    program: Sequence[int], context: Sequence[int], task: Task, max_steps: int = CANONICAL_MAX_STEPS
 ) -> Outcome:
-    """Run ``program`` on the canonical tool machine; correct means the stated target."""
+    """Run ``program`` on the canonical tool machine; correct means the task's stated target."""
     x, n = list(context), len(context)
-    target = STAGES[stage].target(x)
+    target = task.target(x)
     acc: int | None = None
     mem: int | None = None
     p, armed = 0, False

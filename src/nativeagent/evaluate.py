@@ -1,8 +1,9 @@
 """Greedy exact-match accuracy per stage on fresh episodes, with 95% Wilson intervals.
 
 A stage of several expressions gives each of them its turn (stratified); tasks held out of
-training form one more group, ``HELD_OUT``. Each group also reports program optimality: the agent's program
-length over the solver's shortest, averaged over the episodes it solved (1.0 is optimal).
+training form one more group, ``HELD_OUT``. Each group also reports program optimality: the
+agent's program length over the solver's shortest, averaged over the episodes it solved (1.0 is
+optimal).
 """
 
 from __future__ import annotations

@@ -296,6 +296,87 @@ def explain(
 
 
 @app.command()
+def solve(
+    expressions: Annotated[
+        list[str], typer.Argument(metavar="EXPR", help='Expressions such as "(a*b+c)-(d*e)".')
+    ],
+    max_steps: Annotated[
+        int, typer.Option(min=1, max=16, help="Longest program searched, ANS included.")
+    ] = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """The shortest canonical-machine program for each expression, or why there is none.
+
+    Exit code 1 when some expression cannot be computed.
+    """
+    from nativeagent.expression import ExpressionError
+    from nativeagent.solver import solve as run_solver
+
+    try:
+        solutions = [run_solver(e, max_steps) for e in expressions]
+    except ExpressionError as err:
+        fail(str(err))
+    for sol in solutions:
+        if as_json:
+            record = {
+                "expression": sol.expression,
+                "reachable": sol.reachable,
+                "program": sol.program_text.split() if sol.reachable else None,
+                "length": len(sol.program or ()) or None,
+                "n_shortest": sol.n_shortest,
+                "states": sol.states,
+                "reason": sol.reason,
+            }
+            print(json.dumps(record))
+        elif sol.reachable:
+            unique = "unique" if sol.n_shortest == 1 else f"one of {sol.n_shortest}"
+            console.print(
+                f"{sol.expression}: {sol.program_text} ({len(sol.program or ())} tools, "
+                f"{unique} shortest)",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+        else:
+            console.print(
+                f"{sol.expression}: not computable: {sol.reason}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+    if not all(sol.reachable for sol in solutions):
+        raise typer.Exit(1)
+
+
+@app.command()
+def expressions(
+    operands: Annotated[int, typer.Option(min=2, max=5, help="Operands per expression.")] = 3,
+    sample: Annotated[
+        int | None, typer.Option(min=1, help="Draw this many at random instead of listing all.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random draw.")] = 0,
+    operators: Annotated[str, typer.Option(help="Operators that may appear.")] = "*+-",
+) -> None:
+    """Reachable expressions over N operands with their shortest programs (all, or a sample)."""
+    import torch
+
+    from nativeagent.taskgen import all_reachable, random_reachable
+    from nativeagent.tokens import name
+
+    try:
+        if sample is None:
+            found = list(all_reachable(operands, operators=operators))
+        else:
+            gen = torch.Generator().manual_seed(seed)
+            found = random_reachable(operands, sample, gen, operators)
+    except ValueError as err:
+        fail(str(err))
+    for task in found:
+        program = " ".join(name(t) for t in task.shortest_program or ())
+        console.print(f"{task.expression:<16} {program}", highlight=False, markup=False)
+
+
+@app.command()
 def plot(
     run_dirs: Annotated[
         list[Path], typer.Argument(metavar="RUN_DIR", help="Run directories written by train.")

@@ -41,10 +41,13 @@ def all_trees(first: int, n: int, operators: str = "".join(OPERATORS)) -> list[N
 
 
 @lru_cache(maxsize=32)
-def all_reachable(n: int, max_steps: int = CANONICAL_MAX_STEPS) -> tuple[Task, ...]:
+def all_reachable(
+    n: int, max_steps: int = CANONICAL_MAX_STEPS, operators: str = "".join(OPERATORS)
+) -> tuple[Task, ...]:
     """Every expression over ``n`` operands that a program of ``max_steps`` tools computes."""
     _check_operands(n)
-    trees = [t for t in all_trees(0, n) if solve(t, max_steps).reachable]
+    _check_operators(operators)
+    trees = [t for t in all_trees(0, n, operators) if solve(t, max_steps).reachable]
     return tuple(Task(to_text(t), t) for t in trees)
 
 
@@ -76,10 +79,7 @@ def random_reachable(
     Draws trees with ``random_tree`` and keeps the reachable ones (rejection sampling); raises
     ``ValueError`` when fewer than ``count`` exist.
     """
-    _check_operands(n)
-    if not operators or set(operators) - set(OPERATORS):
-        raise ValueError(f"operators must be drawn from {''.join(OPERATORS)!r}, got {operators!r}")
-    limit = sum(1 for t in all_trees(0, n, operators) if solve(t, max_steps).reachable)
+    limit = len(all_reachable(n, max_steps, operators))
     if count > limit:
         raise ValueError(f"only {limit} reachable expressions over {n} operands, not {count}")
     found: dict[str, Task] = {}
@@ -119,6 +119,11 @@ def split_held_out(
 def _check_operands(n: int) -> None:
     if not 2 <= n <= len(LETTERS):
         raise ValueError(f"expressions need 2..{len(LETTERS)} operands, got {n}")
+
+
+def _check_operators(operators: str) -> None:
+    if not operators or set(operators) - set(OPERATORS):
+        raise ValueError(f"operators must be drawn from {''.join(OPERATORS)!r}, got {operators!r}")
 
 
 def _task(text: str, key: str, max_steps: int) -> Task:

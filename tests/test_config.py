@@ -42,7 +42,7 @@ def test_override_parsing() -> None:
         ({"machine": {"name": "abacus"}}, "machine.name"),
         ({"curriculum": {"mastery": 1.5}}, "curriculum.mastery"),
         ({"train": {"device": "tpu"}}, "train.device"),
-        ({"curriculum": {"blocks": [0, 9]}}, "curriculum.blocks.1"),
+        ({"curriculum": {"kind": "blocks", "blocks": [0, 9]}}, "curriculum.blocks.1"),
         ({"curriculum": {"blocks": []}}, "curriculum.blocks"),
     ],
 )
@@ -65,7 +65,7 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
 
 def test_top_level_configs_are_the_presets() -> None:
     root = Path(__file__).resolve().parents[1] / "configs"
-    for name in ("default", "tutorial"):
+    for name in ("default", "tutorial", "generalization"):
         assert load_config(root / f"{name}.toml", preset="default") == load_config(preset=name)
     # the shipped default.toml spells out exactly the built-in defaults
     assert load_config() == from_dict({})

@@ -23,7 +23,7 @@ from pydantic.dataclasses import dataclass
 from nativeagent.fileio import atomic_write_bytes, atomic_write_json
 
 _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
-PRESETS = ("default", "tutorial")
+PRESETS = ("default", "tutorial", "generalization")
 
 
 class ConfigError(ValueError):
@@ -178,9 +178,10 @@ class GRPOConfig:
 class CurriculumConfig:
     """Which stage each training episode comes from."""
 
-    kind: Literal["mastery", "blocks"] = "mastery"
+    kind: Literal["mastery", "blocks", "mixed"] = "mastery"
     """``mastery``: promote when greedy accuracy on the current stage reaches ``mastery``,
-    replaying earlier stages; ``blocks``: the tutorial's fixed sequence of stage blocks."""
+    replaying earlier stages; ``blocks``: the tutorial's fixed sequence of stage blocks;
+    ``mixed``: no curriculum, every stage from the start, drawn uniformly per episode."""
     mastery: float = Field(0.99, gt=0.0, le=1.0)
     """Greedy accuracy on the current stage that promotes to the next stage."""
     replay: float = Field(0.25, ge=0.0, lt=1.0)
@@ -252,7 +253,7 @@ class Config:
         t = self.task
         n_stages = t.all_reachable - 1 if t.all_reachable else len(t.curriculum)
         for i, stage in enumerate(self.curriculum.blocks):
-            if stage >= n_stages:
+            if self.curriculum.kind == "blocks" and stage >= n_stages:
                 raise ValueError(
                     f"curriculum.blocks.{i}: stage {stage} does not exist; "
                     f"the task curriculum has stages 0..{n_stages - 1}"

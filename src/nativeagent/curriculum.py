@@ -16,7 +16,8 @@ class Curriculum:
 
     ``mastery``: train on the current stage, promoting when its greedy accuracy reaches the
     threshold, while a ``replay`` fraction of each batch revisits earlier stages. ``blocks``:
-    the tutorial's fixed list of stages, each for an equal share of ``max_updates``.
+    the tutorial's fixed list of stages, each for an equal share of ``max_updates``. ``mixed``:
+    no curriculum; every episode's stage is drawn uniformly.
     """
 
     def __init__(self, cfg: CurriculumConfig, max_updates: int, n_stages: int = N_STAGES) -> None:
@@ -32,6 +33,11 @@ class Curriculum:
             per_block = max(1, -(-self.max_updates // len(self.cfg.blocks)))
             self.stage = self.cfg.blocks[min(update // per_block, len(self.cfg.blocks) - 1)]
             return torch.full((batch_size,), self.stage, dtype=torch.long, device=device)
+        if self.cfg.kind == "mixed":
+            self.stage = self.n_stages - 1  # logged as the stage being learned: all of them
+            return torch.randint(
+                0, self.n_stages, (batch_size,), generator=generator, device=device
+            )
         stages = torch.full((batch_size,), self.stage, dtype=torch.long, device=device)
         n_replay = round(self.cfg.replay * batch_size) if self.stage > 0 else 0
         if n_replay:

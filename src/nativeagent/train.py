@@ -195,9 +195,9 @@ class Trainer:
             ) from None
         s.update += 1
         s.episodes += len(batch)
-        current = batch.stage == stages[-1]  # the stage being learned (replay comes first)
+        current = batch.stage == s.curriculum.stage  # the stage being learned
         return {
-            "stage": int(stages[-1]),
+            "stage": s.curriculum.stage,
             "train_acc": round(float(ro.correct[current].float().mean()), 6),
             "train_reward": round(float(ro.reward.sum(1).mean()), 6),
             **{k: round(float(v), 6) for k, v in parts.items()},

@@ -1,0 +1,101 @@
+"""Generalization to unseen expression shapes: train variants over seeds, print a Markdown table.
+
+    python benchmarks/generalization.py                          # transformer, seeds 0..4
+    python benchmarks/generalization.py --variant gru-seq --variant transformer --jobs 2
+    python benchmarks/generalization.py --out runs/gen --md docs/generalization_table.md
+
+Every run is ``nativeagent train --preset generalization --seed S`` plus the variant's settings
+(1 torch thread each; ``--jobs`` runs that many at once). Seen accuracy is greedy on 1,000
+fresh episodes per stage, every seen shape in turn; held-out accuracy is greedy on 1,000
+episodes over the held-out shapes, with its 95% Wilson interval; optimality is the agent's
+program length over the solver's shortest on the episodes it solved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+#: Settings laid over the ``generalization`` preset by each variant.
+VARIANTS: dict[str, list[str]] = {
+    "transformer": [],
+    "gru-seq": ['model.kind="gru"', 'model.encoder="gru"'],
+    "gru-mean": ['model.kind="gru"', 'model.encoder="mean"'],
+    "transformer-ppo": ['algo.name="ppo"'],
+    "transformer-mixed": ['curriculum.kind="mixed"'],
+}
+
+
+def run(variant: str, seed: int, out: Path, extra: list[str]) -> dict:
+    """Train one run in a subprocess (as a user would) and return its ``result.json``."""
+    run_dir = out / variant / f"seed{seed}"
+    if not (run_dir / "result.json").exists():
+        sets = [*VARIANTS[variant], *extra, "train.threads=1"]
+        cmd = [sys.executable, "-m", "nativeagent", "train", "--preset", "generalization"]
+        cmd += ["--seed", str(seed), "--out", str(run_dir), "--quiet", "--overwrite"]
+        cmd += [arg for s in sets for arg in ("--set", s)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return json.loads((run_dir / "result.json").read_text())
+
+
+def row(variant: str, seed: int, r: dict) -> str:
+    h = r["held_out"]
+    seen = " / ".join(f"{r['accuracy'][k]:.3f}" for k in sorted(r["accuracy"]))
+    opt = statistics.fmean(v for v in r["optimality"].values() if v is not None)
+    return (
+        f"| {variant} | {seed} | {'yes' if r['solved'] else 'no'} | {seen} | "
+        f"{h['accuracy']:.3f} [{h['interval'][0]:.3f}, {h['interval'][1]:.3f}] | "
+        f"{opt:.3f} | {h['optimality'] or float('nan'):.3f} | {r['updates']} | "
+        f"{r['wall_s']:.0f} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", action="append", choices=sorted(VARIANTS))
+    parser.add_argument("--seeds", type=int, default=5, help="run seeds 0..N-1")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once (1 thread each)")
+    parser.add_argument("--out", type=Path, default=Path("runs/generalization"))
+    parser.add_argument("--set", action="append", default=[], help="section.key=value")
+    parser.add_argument("--md", type=Path, help="also write the table to this file")
+    args = parser.parse_args()
+    variants = args.variant or ["transformer"]
+    trials = [(v, s) for v in variants for s in range(args.seeds)]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(lambda t: run(*t, args.out, args.set), trials))
+    lines = [
+        "| variant | seed | seen solved | seen T0 / T1 / T2 | held-out [95% CI] | "
+        "optimality seen | optimality held-out | updates | wall s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [row(v, s, r) for (v, s), r in zip(trials, results, strict=True)]
+    lines += ["", "| variant | seeds solved | held-out mean | held-out min–max | median updates |"]
+    lines += ["|---|---|---|---|---|"]
+    for v in variants:
+        rs = [r for (v2, _), r in zip(trials, results, strict=True) if v2 == v]
+        held = [r["held_out"]["accuracy"] for r in rs]
+        lines.append(
+            f"| {v} | {sum(r['solved'] for r in rs)}/{len(rs)} | {statistics.fmean(held):.3f} | "
+            f"{min(held):.3f}–{max(held):.3f} | "
+            f"{statistics.median(r['updates'] for r in rs):.0f} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    if args.md:
+        args.md.write_text(table + "\n")
+    per_shape: dict[str, list[float]] = {}
+    for r in results:
+        for expr, (k, n) in r["held_out"]["tasks"].items():
+            per_shape.setdefault(expr, []).append(k / n)
+    print("\nheld-out accuracy per shape (mean over all runs above):")
+    for expr, accs in sorted(per_shape.items(), key=lambda kv: statistics.fmean(kv[1])):
+        print(f"  {expr:<14} {statistics.fmean(accs):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""The solver: the spec's shortest programs, unreachable expressions, and programs that really
+run correctly on the reference machine for every reachable expression up to 4 operands."""
+
+import itertools
+import random
+
+import pytest
+
+from nativeagent import execute
+from nativeagent.expression import to_text
+from nativeagent.solver import solve
+from nativeagent.taskgen import all_reachable, all_trees
+from nativeagent.tasks import STAGES
+from nativeagent.tokens import ADD, ANS, MUL, RCL, STO, SUB, TOOLS
+
+
+def test_builtin_stages_get_the_spec_programs_and_they_are_unique() -> None:
+    spec = [(MUL, ADD, ANS), (MUL, ADD, SUB, ANS), (MUL, ADD, STO, MUL, RCL, SUB, ANS)]
+    for stage, program in zip(STAGES, spec, strict=True):
+        sol = solve(stage.expression)
+        assert sol.program == program and sol.n_shortest == 1
+        assert stage.shortest_program == program
+
+
+def test_a_times_b_plus_c_is_unreachable_at_any_length() -> None:
+    sol = solve("a*(b+c)")
+    assert not sol.reachable and sol.exhaustive and sol.program is None
+    assert "no program of any length computes a*(b+c)" in (sol.reason or "")
+
+
+def test_a_program_longer_than_the_step_limit_is_reported_as_such() -> None:
+    sol = solve("a*b-c*d-e*f")
+    assert not sol.reachable and not sol.exhaustive
+    assert "at most 8 tools" in (sol.reason or "") and "raise max_steps" in (sol.reason or "")
+    longer = solve("a*b-c*d-e*f", max_steps=10)
+    assert longer.program_text == "MUL STO MUL RCL SUB STO MUL RCL SUB ANS"
+
+
+def test_equal_functions_share_a_program() -> None:
+    assert solve("b*a+c").program_text == "MUL ADD ANS"  # commutativity is symbolic
+    assert solve("a-(b-c)").program_text == "SUB ADD ANS"
+    assert solve("(a*b)+(c+d)").program_text == "MUL ADD ADD ANS"  # shorter than STO/RCL
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_solver_programs_run_correctly_on_the_reference_machine(n: int) -> None:
+    rng = random.Random(n)
+    tasks = all_reachable(n)
+    assert tasks
+    for task in tasks:
+        program = task.shortest_program
+        assert program is not None
+        for _ in range(30):
+            context = [rng.randrange(10) for _ in range(n)]
+            outcome = execute(program, context, task)
+            assert outcome.correct, (task.expression, context, outcome.format_trace())
+
+
+def _legal_programs(length: int) -> list[tuple[int, ...]]:
+    return [(*p, ANS) for p in itertools.product([t for t in TOOLS if t != ANS], repeat=length - 1)]
+
+
+def test_brute_force_agrees_on_reachability_and_length_for_3_operands() -> None:
+    """Every program of up to 6 tools, run on the reference machine on random contexts: an
+    expression some program answers on all of them is reachable, with the solver's length."""
+    rng = random.Random(0)
+    contexts = [[rng.randrange(10) for _ in range(3)] for _ in range(40)]
+    programs = [p for k in range(1, 7) for p in _legal_programs(k)]
+    for tree in all_trees(0, 3):
+        text = to_text(tree)
+        best = min(
+            (
+                len(p)
+                for p in programs
+                if all(execute(p, ctx, text).correct for ctx in contexts[:3])
+                and all(execute(p, ctx, text).correct for ctx in contexts)
+            ),
+            default=None,
+        )
+        sol = solve(tree)
+        assert (best is not None) == sol.reachable, text
+        if best is not None:
+            assert best == len(sol.program or ()), text

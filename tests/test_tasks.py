@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+from nativeagent.taskgen import all_reachable
 from nativeagent.tasks import (
     BUILTIN,
     MAX_OPERANDS,
     MAX_SUBGOALS,
     N_STAGES,
+    OP_TOKENS,
     STAGES,
+    TaskSet,
     check_stage,
     make_batch,
     sample_batch,
@@ -135,3 +138,50 @@ def test_stage_validation(stage: object, match: str) -> None:
 
 def test_check_stage_accepts_valid() -> None:
     assert [check_stage(s) for s in range(3)] == [0, 1, 2]
+
+
+def _generated(show: bool) -> TaskSet:
+    stages = [list(all_reachable(n)) for n in (2, 3, 4)]
+    return TaskSet([*stages[:2], stages[2][:40]], stages[2][40:], show_expression=show)
+
+
+def test_task_set_batches_agree_with_each_task() -> None:
+    tasks = _generated(show=True)
+    gen = torch.Generator().manual_seed(1)
+    stages = torch.tensor([0, 1, 2, -1]).repeat(500)
+    batch = tasks.sample(stages, gen)
+    for i in range(len(batch)):
+        task = tasks.tasks[int(batch.task[i])]
+        n = task.n_operands
+        digits = batch.context[i, :n].tolist()
+        assert int(batch.stage[i]) == int(stages[i]) and int(batch.n_operands[i]) == n
+        assert bool((batch.context[i, n:] == EOS).all())
+        assert int(batch.target[i]) == task.target(digits)
+        assert tuple(batch.subgoals[i][batch.subgoal_valid[i]].tolist()) == task.subgoals(digits)
+        # task mode: the prompt is the postfix form, digits for operands, tool tokens for ops
+        shown = [digits[x] if isinstance(x, int) else OP_TOKENS[x] for x in task.postfix]
+        length = int(batch.prompt_len[i])
+        assert batch.prompt[i, :length].tolist() == shown and length == len(task.postfix)
+        assert bool((batch.prompt[i, length:] == EOS).all())
+
+
+def test_tasks_are_drawn_uniformly_within_their_stage_and_held_out_apart() -> None:
+    tasks = _generated(show=False)
+    gen = torch.Generator().manual_seed(2)
+    batch = tasks.sample(torch.full((40_000,), 2, dtype=torch.long), gen)
+    ids = tasks.stage_tasks(2)
+    counts = torch.bincount(batch.task - ids.start, minlength=len(ids))
+    assert counts.shape == (len(ids),) and int(counts.min()) > 0.8 * 40_000 / len(ids)
+    assert int(counts.max()) < 1.2 * 40_000 / len(ids)
+    held = tasks.sample(torch.full((500,), -1, dtype=torch.long), gen)
+    assert set(held.task.tolist()) <= set(tasks.stage_tasks(-1))
+    # without task mode the model reads the digits, as on the built-in stages
+    assert torch.equal(batch.prompt, batch.context) and torch.equal(
+        batch.prompt_len, batch.n_operands
+    )
+    assert tasks.in_turn(1, 30).tolist() == [i % 14 + 3 for i in range(30)]
+
+
+def test_builtin_task_set_is_recognised() -> None:
+    assert BUILTIN.is_builtin and not _generated(show=False).is_builtin
+    assert BUILTIN.shortest_lengths.tolist() == [3.0, 4.0, 7.0]

@@ -53,3 +53,32 @@ def test_same_seed_same_weights_other_seed_differs(tmp_path: Path) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
     assert (tmp_path / "a" / "metrics.jsonl").read_text() != ""
+
+
+def test_task_mode_run_learns_a_curriculum_of_expressions(tmp_path: Path) -> None:
+    """The policy reads each expression (postfix tokens) and must pick its tools from it."""
+    cfg = load_config(
+        overrides=[
+            'task.curriculum=[["a*b", "a+b", "a-b"], ["a*b+c", "(a-b)*c"]]',
+            'task.held_out_expressions=["a+b-c"]',
+            "task.show_expression=true",
+            'model.encoder="gru"',
+            "train.max_updates=150",
+            "train.final_eval_episodes=300",
+            "train.threads=1",
+        ]
+    )
+    result = train(cfg, tmp_path)
+    assert result["solved"] and result["accuracy"] == {"0": 1.0, "1": 1.0}, result
+    assert result["tasks"] == {
+        "a*b": [100, 100], "a+b": [100, 100], "a-b": [100, 100],
+        "a*b+c": [150, 150], "(a-b)*c": [150, 150],
+    }  # fmt: skip
+    assert result["optimality"] == {"0": 1.0, "1": 1.0}  # the solver's shortest programs
+    held = result["held_out"]
+    assert held["episodes"] == 300 and list(held["tasks"]) == ["a+b-c"]
+    assert 0.0 <= held["accuracy"] <= 1.0 and held["interval"][0] <= held["accuracy"]
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all("eval_held_out" in r for r in lines if "eval" in r)
+    model, cfg2 = load_policy(tmp_path)  # rebuilt for the task mode from the saved config
+    assert model.stage_embed is None and model.encoder is not None and cfg2 == cfg

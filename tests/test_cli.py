@@ -102,3 +102,65 @@ def test_bad_checkpoint_is_refused(tmp_path: Path) -> None:
 def test_explain_rejects_bad_stage(run_dir: Path) -> None:
     proc = run("explain", str(run_dir), "--stage", "5")
     assert proc.returncode == 2 and "--stage must be one of 0, 1, 2" in proc.stderr
+
+
+def test_solve_prints_programs_and_reasons() -> None:
+    out = CliRunner().invoke(app, ["solve", "a*b+c", "(a*b+c)-d", "(a*b+c)-(d*e)"])
+    assert out.exit_code == 0, out.output
+    assert out.stdout.splitlines() == [
+        "a*b+c: MUL ADD ANS (3 tools, unique shortest)",
+        "(a*b+c)-d: MUL ADD SUB ANS (4 tools, unique shortest)",
+        "(a*b+c)-(d*e): MUL ADD STO MUL RCL SUB ANS (7 tools, unique shortest)",
+    ]
+    bad = CliRunner().invoke(app, ["solve", "a*(b+c)"])
+    assert bad.exit_code == 1 and "a*(b+c): not computable: no program of any length" in bad.stdout
+    as_json = CliRunner().invoke(app, ["solve", "--json", "a-(b-c)", "a*(b+c)"])
+    records = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert records[0]["program"] == ["SUB", "ADD", "ANS"] and records[0]["length"] == 3
+    assert records[1]["reachable"] is False and records[1]["program"] is None
+
+
+def test_solve_rejects_a_malformed_expression_in_one_line() -> None:
+    proc = run("solve", "a*(b+")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == (
+        "error: bad expression 'a*(b+': expected an operand or '(' but the expression ended "
+        "at position 6"
+    )
+
+
+def test_expressions_lists_all_or_a_seeded_sample() -> None:
+    listed = CliRunner().invoke(app, ["expressions", "--operands", "3"])
+    lines = listed.stdout.splitlines()
+    assert listed.exit_code == 0 and len(lines) == 14
+    assert "a-(b-c)          SUB ADD ANS" in lines
+    sample = CliRunner().invoke(app, ["expressions", "--operands", "4", "--sample", "3"])
+    again = CliRunner().invoke(app, ["expressions", "--operands", "4", "--sample", "3"])
+    assert sample.stdout == again.stdout and len(sample.stdout.splitlines()) == 3
+    too_many = CliRunner().invoke(app, ["expressions", "--operands", "2", "--sample", "9"])
+    assert too_many.exit_code == 2 and "only 3 reachable" in too_many.stderr
+
+
+def test_train_eval_explain_a_task_curriculum_from_a_toml_file(tmp_path: Path) -> None:
+    config = tmp_path / "tasks.toml"
+    config.write_text(
+        '[task]\ncurriculum = [["a*b", "a-b"]]\nheld_out_expressions = ["a+b"]\n'
+        'show_expression = true\n[model]\nencoder = "gru"\n'
+    )
+    out = tmp_path / "run"
+    proc = run("train", "--config", str(config), "--out", str(out), *TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert "held-out=" in proc.stdout and "held-out │ a+b" in proc.stdout
+    result = json.loads((out / "result.json").read_text())
+    assert set(result["accuracy"]) == {"0"} and result["held_out"]["tasks"].keys() == {"a+b"}
+    shown = CliRunner().invoke(app, ["explain", str(out), "--stage", "-1", "-n", "2"])
+    assert shown.exit_code == 0 and shown.stdout.startswith("held-out: a+b\n")
+    assert len(shown.stdout.splitlines()) == 3
+    table = CliRunner().invoke(app, ["eval", str(out), "--episodes", "20", "--json"])
+    stages = json.loads(table.stdout)["stages"]
+    assert [s["stage"] for s in stages] == [0, "held-out"]
+    unreachable = tmp_path / "bad.toml"
+    unreachable.write_text('[task]\ncurriculum = ["a*(b+c)"]\n')
+    proc = run("train", "--config", str(unreachable), "--out", str(tmp_path / "bad"))
+    assert proc.returncode == 2 and "task.curriculum[0]: no program of any length" in proc.stderr
+    assert not (tmp_path / "bad").exists()

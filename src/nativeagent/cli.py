@@ -40,7 +40,7 @@ def fail(message: str, code: int = 2) -> None:
 def accuracy_table(title: str, rows: list[dict[str, Any]]) -> Table:
     """Per-stage greedy accuracy with 95% intervals, as a rich table."""
     table = Table(title=title)
-    for col in ("stage", "task", "accuracy", "95% interval", "episodes", "length/shortest"):
+    for col in ("stage", "task", "accuracy", "95% interval", "episodes", "optimality"):
         table.add_column(col, justify="right" if col != "task" else "left")
     for r in rows:
         opt = r.get("optimality")
@@ -63,7 +63,7 @@ def stage_rows(acc: dict[int, StageAccuracy], cfg: Config) -> list[dict[str, Any
     return [
         {
             "stage": "held-out" if s == HELD_OUT else s,
-            "task": f"{len(tasks.held_out)} held-out" if s == HELD_OUT else tasks.stage_name(s),
+            "task": tasks.stage_name(s),
             "accuracy": a.accuracy,
             "low": a.low,
             "high": a.high,
@@ -149,6 +149,9 @@ def train(
         from nativeagent.train import resolve_device
 
         resolve_device(cfg.train.device)
+        from nativeagent.taskgen import build_task_set
+
+        build_task_set(cfg)  # every expression parsed and solvable, before anything is written
         if cfg.train.tensorboard:
             from nativeagent.metrics_log import check_tensorboard
 
@@ -289,8 +292,7 @@ def explain(
     gen = torch.Generator(device=dev).manual_seed(seed)
     for s in [stage] if stage is not None else groups:
         title = "held-out" if s == HELD_OUT else f"stage {s}"
-        what = f"{len(tasks.held_out)} expressions" if s == HELD_OUT else tasks.stage_name(s)
-        console.print(f"[bold]{title}[/]: {escape(what)}", highlight=False)
+        console.print(f"[bold]{title}[/]: {escape(tasks.stage_name(s))}", highlight=False)
         for e in run_explain(model, cfg, s, n, gen):
             console.print(f"  {e}", highlight=False, markup=False, soft_wrap=True)
 

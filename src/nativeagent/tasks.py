@@ -176,8 +176,8 @@ class TaskSet:
         return ids.repeat(-(-count // len(ids)))[:count]
 
     def stage_name(self, stage: int) -> str:
-        """A stage's expression, or how many expressions it has."""
-        tasks = self.stages[stage]
+        """A stage's expression, or how many expressions it has (``-1``: the held-out ones)."""
+        tasks = self.held_out if stage == -1 else self.stages[stage]
         return tasks[0].expression if len(tasks) == 1 else f"{len(tasks)} expressions"
 
     def pick_tasks(self, stages: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -9,6 +9,7 @@ import torch
 from nativeagent.config import Config
 from nativeagent.models.gru import GRUActorCritic
 from nativeagent.models.transformer import TransformerActorCritic
+from nativeagent.taskgen import build_task_set
 from nativeagent.tasks import N_STAGES, Batch
 
 
@@ -46,8 +47,6 @@ def make_model(
 
 def build_policy(cfg: Config) -> torch.nn.Module:
     """The policy a configuration asks for, sized for its task set (fresh weights)."""
-    from nativeagent.taskgen import build_task_set
-
     m = cfg.model
     n_tasks = 0 if cfg.task.show_expression else len(build_task_set(cfg).tasks)
     return make_model(m.kind, m.d_model, m.n_layers, m.n_heads, n_tasks, m.encoder)

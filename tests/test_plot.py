@@ -1,5 +1,6 @@
 """Plots: real PNGs from real and synthetic runs, resampling that holds a stopped run's last
-value, one-line errors for bad input, and no matplotlib import until a plot is drawn."""
+value, stages and a held-out curve from the run's own task set, one-line errors for bad input,
+and no matplotlib import until a plot is drawn."""
 
 import json
 import subprocess
@@ -11,9 +12,18 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from nativeagent import plot
 from nativeagent.cli import app
 from nativeagent.config import load_config
-from nativeagent.plot import common_grid, hold_linear, hold_step, load_curves, plot_runs
+from nativeagent.plot import (
+    common_grid,
+    hold_linear,
+    hold_step,
+    load_curves,
+    make_figure,
+    plot_runs,
+    stage_names,
+)
 from nativeagent.train import train
 
 TINY = [
@@ -22,6 +32,18 @@ TINY = [
     "train.eval_episodes=32",
     "train.final_eval_episodes=20",
     "train.batch_size=64",
+    "train.threads=1",
+]
+#: Two stages (the first of two expressions) and a held-out expression, in task mode.
+CUSTOM = [
+    'task.curriculum=[["a*b", "a+b"], "a*b+c"]',
+    'task.held_out_expressions=["a-b"]',
+    "task.show_expression=true",
+    'model.encoder="gru"',
+    "train.max_updates=20",
+    "train.eval_every=10",
+    "train.eval_episodes=32",
+    "train.final_eval_episodes=50",
     "train.threads=1",
 ]
 
@@ -33,9 +55,25 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def fake_run(path: Path, accs: list[list[float]], stages: list[int], dt: float = 1.0) -> Path:
-    """A run directory whose metrics hold one evaluation every 10 updates."""
+@pytest.fixture(scope="module")
+def custom_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("plot") / "custom"
+    train(load_config(overrides=CUSTOM), out)
+    return out
+
+
+def fake_run(
+    path: Path,
+    accs: list[list[float]],
+    stages: list[int],
+    dt: float = 1.0,
+    config: list[str] | None = None,
+) -> Path:
+    """A run directory whose metrics hold one evaluation every 10 updates; with ``config``
+    (overrides), also the ``config.json`` of that configuration."""
     path.mkdir(parents=True)
+    if config is not None:
+        (path / "config.json").write_text(json.dumps(load_config(overrides=config).to_dict()))
     lines = [
         {
             "update": 10 * (i + 1),
@@ -94,6 +132,44 @@ def test_a_run_that_stopped_early_holds_its_last_value(tmp_path: Path) -> None:
     assert long.promoted.tolist() == [False, True, True, False]
 
 
+def test_a_custom_curriculum_plots_its_stages_and_the_held_out_curve(
+    custom_run: Path, tmp_path: Path
+) -> None:
+    curves = load_curves(custom_run)
+    assert curves.stage_names == ("2 expressions", "a*b+c")
+    assert curves.eval_acc.shape == (2, 2) and curves.has_held_out
+    records = [json.loads(x) for x in (custom_run / "metrics.jsonl").read_text().splitlines()]
+    assert curves.eval_held_out.tolist() == [r["eval_held_out"] for r in records if "eval" in r]
+    fig = make_figure([curves])
+    accuracy, stage = fig.axes[0], fig.axes[2]  # vs updates
+    assert [t.get_text() for t in stage.get_yticklabels()] == ["0: 2 expressions", "1: a*b+c"]
+    held = [line for line in accuracy.get_lines() if line.get_label() == "held-out shapes"]
+    assert len(held) == 1 and held[0].get_linestyle() == "--"
+    np.testing.assert_allclose(held[0].get_ydata(), curves.eval_held_out)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:3] == ["T0 2 expressions", "T1 a*b+c", "held-out shapes"]
+    out = tmp_path / "custom.png"
+    plot_runs([custom_run], out)
+    one = assert_real_image(out)
+    plot_runs([custom_run, custom_run], out)  # several runs: mean and band, held-out too
+    assert not np.array_equal(one, assert_real_image(out))
+
+
+def test_stage_names_come_from_config_json_and_colours_cycle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = fake_run(tmp_path / "old", [[0.1, 0, 0]], [0])  # no config.json: built-in stages
+    assert stage_names(old) == ("a*b+c", "(a*b+c)-d", "(a*b+c)-(d*e)")
+    four = ['task.curriculum=["a*b", "a+b", "a-b", "a*b+c"]']
+    run = fake_run(tmp_path / "four", [[1, 0.5, 0.2, 0.1], [1, 1, 0.4, 0.2]], [0, 1], config=four)
+    assert stage_names(run) == ("a*b", "a+b", "a-b", "a*b+c")
+    curves = load_curves(run)
+    assert curves.eval_acc.shape == (2, 4) and not curves.has_held_out
+    monkeypatch.setattr(plot, "STAGE_COLORS", ("#111111", "#222222", "#333333"))
+    lines = make_figure([curves]).axes[0].get_lines()[:4]
+    assert [line.get_color() for line in lines] == ["#111111", "#222222", "#333333", "#111111"]
+
+
 def invoke_fails(args: list[str], out: Path) -> str:
     """Run the CLI, expect a one-line error with exit code 2 and no output file left behind."""
     was_dir = out.is_dir()
@@ -133,6 +209,32 @@ def test_bad_input_gives_a_one_line_error(
         (run / "metrics.jsonl").write_text(metrics)
     (tmp_path / "adir").mkdir()
     out = tmp_path / out_name
+    assert needle in invoke_fails(["plot", str(run), "--out", str(out)], out)
+
+
+def test_runs_with_different_numbers_of_stages_are_refused(
+    custom_run: Path, tmp_path: Path
+) -> None:
+    builtin = fake_run(tmp_path / "builtin", [[0.5, 0, 0]], [0])
+    out = tmp_path / "mixed.png"
+    err = invoke_fails(["plot", str(builtin), str(custom_run), "--out", str(out)], out)
+    assert f"run {custom_run} has 2 stages but run {builtin} has 3" in err
+
+
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        ("{oops", "config.json is not valid JSON"),
+        ('{"task": {"curriculum": []}}', "config.json: invalid config"),
+        ('{"task": {"curriculum": ["a*b", "a+b"]}}', "line 3 has stage 2, not 0..1"),
+    ],
+)
+def test_a_bad_or_mismatched_config_json_gives_a_one_line_error(
+    config: str, needle: str, tmp_path: Path
+) -> None:
+    run = fake_run(tmp_path / "run", [[0.1, 0], [1, 0.2], [1, 1]], [0, 1, 2])
+    (run / "config.json").write_text(config)
+    out = tmp_path / "out.png"
     assert needle in invoke_fails(["plot", str(run), "--out", str(out)], out)
 
 

@@ -21,6 +21,8 @@ from nativeagent.cli import app
 from nativeagent.config import load_config
 from nativeagent.explain import Explanation
 from nativeagent.report import build_report, pick_examples, render_report, timeline, write_report
+from nativeagent.tasks import Task
+from nativeagent.tokens import name as token_name
 from nativeagent.train import train
 
 SMALL = [
@@ -31,6 +33,18 @@ SMALL = [
     "train.threads=1",
 ]
 SEARCH = 400
+#: Two stages (the first of two expressions) and a held-out expression, in task mode.
+CUSTOM = [
+    'task.curriculum=[["a*b", "a+b"], "a*b+c"]',
+    'task.held_out_expressions=["a-b"]',
+    "task.show_expression=true",
+    'model.encoder="gru"',
+    "train.max_updates=20",
+    "train.eval_every=10",
+    "train.eval_episodes=32",
+    "train.final_eval_episodes=50",
+    "train.threads=1",
+]
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -54,6 +68,13 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def page(run_dir: Path) -> Path:
     out = run_dir.parent / "report.html"
     write_report(run_dir, out, search=SEARCH)
+    return out
+
+
+@pytest.fixture(scope="module")
+def custom_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "custom"
+    train(load_config(overrides=CUSTOM), out)
     return out
 
 
@@ -89,6 +110,42 @@ def test_page_is_self_contained_and_complete(run_dir: Path, page: Path) -> None:
     assert (run_dir / "config.toml").read_text().strip() in html.unescape(source)
     examples = text_of(element(source, "section", "examples"))
     assert "Correct" in examples and "Failed" in examples and f"{SEARCH} fresh" in examples
+
+
+def shortest(expression: str) -> str:
+    """The solver's shortest program of ``expression`` as the page writes it."""
+    return " · ".join(token_name(t) for t in Task.parse(expression).shortest_program or ())
+
+
+def test_a_custom_curriculum_shows_its_stages_held_out_row_and_examples(
+    custom_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "custom.html"
+    write_report(custom_run, out, search=40)
+    source = out.read_text()
+    assert not re.search(r'(src|href)="(https?:)?//', source), "external resource"
+    assert "<link" not in source and "<script" not in source
+    result = json.loads((custom_run / "result.json").read_text())
+    table = text_of(element(source, "table", "accuracy"))
+    assert f"0 2 expressions {accuracy_row(result, 0)}" in table, table
+    assert f"1 a*b+c {accuracy_row(result, 1)}" in table, table
+    held = result["held_out"]
+    low, high = held["interval"]
+    row = text_of(element(source, "tr", "held-out"))
+    acc, episodes = held["accuracy"], held["episodes"]
+    assert row.startswith(f"held-out a-b {acc:.3f} [{low:.3f}, {high:.3f}] {episodes}"), row
+    assert "held-out shapes" in text_of(element(source, "section", "curves"))
+    assert "0 2 expressions 1–" in text_of(element(source, "table", "timeline"))
+
+    stage0 = text_of(element(source, "div", "examples-0"))
+    assert stage0.startswith("Stage 0: 2 expressions 2 expressions: a*b , a+b ."), stage0
+    assert "Shortest program" not in stage0 and "expression context target" in stage0
+    stage1 = text_of(element(source, "div", "examples-1"))
+    assert stage1.startswith(f"Stage 1: a*b+c Shortest program {shortest('a*b+c')} ."), stage1
+    held_out = text_of(element(source, "div", "examples-held-out"))
+    assert held_out.startswith(f"Held-out shapes: a-b Shortest program {shortest('a-b')} .")
+    assert "40 fresh episodes searched" in held_out, held_out
+    assert "context target answer register trace" in held_out, held_out
 
 
 def test_timeline_follows_the_promotions(run_dir: Path) -> None:

@@ -1,14 +1,17 @@
 """Training curves of one or more run directories as one PNG (extra ``[plot]``: matplotlib).
 
-Four panels: greedy accuracy per stage and the curriculum stage, each against updates and
-against wall time. Several runs are drawn as their mean with a min–max band, every run resampled
-onto a common grid; a run that stopped early holds its last value until the grid ends.
+Four panels: greedy accuracy per stage (and on held-out shapes, when the run has some) and the
+curriculum stage, each against updates and against wall time. The stages and their names come
+from the run's task set (``config.json``; the built-in stages without it). Several runs, which
+must share the number of stages, are drawn as their mean with a min–max band, every run
+resampled onto a common grid; a run that stopped early holds its last value until the grid ends.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -16,17 +19,64 @@ from typing import Any, Literal
 import numpy as np
 
 from nativeagent.checkpoint import METRICS, RunDirError
-from nativeagent.config import CONFIG_JSON, ConfigError
+from nativeagent.config import CONFIG_JSON, ConfigError, from_dict
 from nativeagent.fileio import atomic_write_bytes
-from nativeagent.tasks import N_STAGES, STAGES
+from nativeagent.taskgen import build_task_set
+from nativeagent.tasks import STAGES
 
 INSTALL_HINT = "pip install 'nativeagent[plot]'"
-#: One colour per stage (matplotlib's tab10), shared by the plots and the HTML report.
-STAGE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c")
+#: Stage colours (matplotlib's tab10 without its grey), cycled when there are more stages;
+#: shared by the plots and the HTML report.
+STAGE_COLORS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#bcbd22",
+    "#17becf",
+)
+#: Colour and legend label of the held-out tasks (group key -1).
+HELD_OUT_COLOR = "#7f7f7f"
+HELD_OUT_LABEL = "held-out shapes"
+#: Stage names of a run without ``config.json``: the built-in stages.
+BUILTIN_NAMES = tuple(t.expression for t in STAGES)
 GRID_POINTS = 400
 
 Axis = Literal["update", "wall"]
 AXIS_LABEL = {"update": "update", "wall": "wall time (s)"}
+
+
+def stage_color(stage: int) -> str:
+    """A stage's colour, cycling through ``STAGE_COLORS``; grey for the held-out tasks (-1).
+
+    >>> stage_color(0) == stage_color(len(STAGE_COLORS)), stage_color(-1)
+    (True, '#7f7f7f')
+    """
+    return HELD_OUT_COLOR if stage < 0 else STAGE_COLORS[stage % len(STAGE_COLORS)]
+
+
+def stage_names(run_dir: Path) -> tuple[str, ...]:
+    """The stage names of the run's task set (``TaskSet.stage_name``), from its ``config.json``.
+
+    A run without ``config.json`` (an old run) has the built-in stages.
+    """
+    path = run_dir / CONFIG_JSON
+    if not path.is_file():
+        return BUILTIN_NAMES
+    try:
+        data = json.loads(path.read_text())
+    except OSError as err:
+        raise RunDirError(f"cannot read {path}: {err.strerror or err}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RunDirError(f"{path} is not valid JSON") from None
+    try:
+        tasks = build_task_set(from_dict(data))
+    except ValueError as err:  # ConfigError, or an expression the task set cannot use
+        raise RunDirError(f"{path}: {err}") from None
+    return tuple(tasks.stage_name(s) for s in range(tasks.n_stages))
 
 
 @dataclass(frozen=True)
@@ -39,9 +89,20 @@ class RunCurves:
     stage: np.ndarray  # (L,) stage being learned at that update
     eval_update: np.ndarray  # (E,)
     eval_wall: np.ndarray  # (E,)
-    eval_acc: np.ndarray  # (E, N_STAGES) greedy accuracy per stage
+    eval_acc: np.ndarray  # (E, n_stages) greedy accuracy per stage
     promoted: np.ndarray  # (E,) bool: the curriculum promoted after this evaluation
     mastery: float | None  # promotion threshold from config.json, when known
+    stage_names: tuple[str, ...]  # one per stage of the run's task set
+    eval_held_out: np.ndarray  # (E,) greedy accuracy on held-out tasks (nan: not logged)
+
+    @property
+    def n_stages(self) -> int:
+        return len(self.stage_names)
+
+    @property
+    def has_held_out(self) -> bool:
+        """Whether any evaluation logged the held-out accuracy."""
+        return bool(np.isfinite(self.eval_held_out).any())
 
     def stage_curve(self, axis: Axis) -> tuple[np.ndarray, np.ndarray]:
         """``(x, stage)`` from the run's start (x = 0): each stage covers ``(x[i-1], x[i]]``."""
@@ -51,6 +112,11 @@ class RunCurves:
     def eval_x(self, axis: Axis) -> np.ndarray:
         """Evaluation updates or wall times."""
         return self.eval_update if axis == "update" else self.eval_wall
+
+    def held_out_curve(self, axis: Axis) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, accuracy)`` of the evaluations that logged the held-out accuracy."""
+        logged = np.isfinite(self.eval_held_out)
+        return self.eval_x(axis)[logged], self.eval_held_out[logged]
 
 
 def check_run_dir(run_dir: Path) -> Path:
@@ -65,9 +131,14 @@ def check_run_dir(run_dir: Path) -> Path:
     return path
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The records of ``run_dir/metrics.jsonl``, checked for the keys the plots need."""
+def read_metrics(run_dir: Path, n_stages: int | None = None) -> list[dict[str, Any]]:
+    """The records of ``run_dir/metrics.jsonl``, checked for the keys the plots need.
+
+    Stages must lie in ``0..n_stages-1`` (default: the stages of the run's task set).
+    """
     path = check_run_dir(run_dir)
+    if n_stages is None:
+        n_stages = len(stage_names(run_dir))
     records = []
     for i, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip():
@@ -78,8 +149,10 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
             raise RunDirError(f"{path} line {i} is not valid JSON") from None
         if not isinstance(record, dict) or not {"update", "wall_s", "stage"} <= record.keys():
             raise RunDirError(f"{path} line {i} lacks update, wall_s or stage")
-        if record["stage"] not in range(N_STAGES):
-            raise RunDirError(f"{path} line {i} has stage {record['stage']!r}, not 0..2")
+        if record["stage"] not in range(n_stages):
+            raise RunDirError(
+                f"{path} line {i} has stage {record['stage']!r}, not 0..{n_stages - 1}"
+            )
         records.append(record)
     if not records:
         raise RunDirError(f"{path} is empty: the run logged no updates")
@@ -93,14 +166,32 @@ def _mastery(run_dir: Path) -> float | None:
         return None
 
 
-def load_curves(run_dir: Path) -> RunCurves:
-    """Read a run directory's metrics into arrays ready to plot."""
-    records = read_metrics(run_dir)
+def load_curves(run_dir: Path, names: Sequence[str] | None = None) -> RunCurves:
+    """Read a run directory's metrics into arrays ready to plot.
+
+    ``names``: the stage names (default: those of the run's ``config.json``, see ``stage_names``).
+    """
+    check_run_dir(run_dir)
+    names = stage_names(run_dir) if names is None else tuple(names)
+    n = len(names)
+    records = read_metrics(run_dir, n)
     evals = [r for r in records if isinstance(r.get("eval"), dict)]
+    path = run_dir / METRICS
     try:
-        acc = [[float(r["eval"][str(s)]) for s in range(N_STAGES)] for r in evals]
+        acc = [[float(r["eval"][str(s)]) for s in range(n)] for r in evals]
     except (KeyError, TypeError, ValueError):
-        raise RunDirError(f"{run_dir / METRICS} has an eval entry without stages 0..2") from None
+        raise RunDirError(f"{path} has an eval entry without stages 0..{n - 1}") from None
+    extra = next((len(r["eval"]) for r in evals if len(r["eval"]) != n), None)
+    if extra is not None:
+        raise RunDirError(
+            f"{path} has an eval entry of {extra} stages, but the run's task set has {n}"
+        )
+    try:
+        held = [
+            np.nan if r.get("eval_held_out") is None else float(r["eval_held_out"]) for r in evals
+        ]
+    except (TypeError, ValueError):
+        raise RunDirError(f"{path} has an eval_held_out that is not a number") from None
     return RunCurves(
         name=run_dir.resolve().name,
         update=np.array([r["update"] for r in records], dtype=float),
@@ -108,9 +199,11 @@ def load_curves(run_dir: Path) -> RunCurves:
         stage=np.array([r["stage"] for r in records], dtype=float),
         eval_update=np.array([r["update"] for r in evals], dtype=float),
         eval_wall=np.array([r["wall_s"] for r in evals], dtype=float),
-        eval_acc=np.array(acc, dtype=float).reshape(len(evals), N_STAGES),
+        eval_acc=np.array(acc, dtype=float).reshape(len(evals), n),
         promoted=np.array([bool(r.get("promoted")) for r in evals], dtype=bool),
         mastery=_mastery(run_dir),
+        stage_names=names,
+        eval_held_out=np.array(held, dtype=float),
     )
 
 
@@ -155,10 +248,10 @@ def _matplotlib() -> tuple[Any, Any]:
     return Figure, FigureCanvasAgg
 
 
-def _band(ax: Any, grid: np.ndarray, ys: np.ndarray, color: str, step: bool) -> None:
-    """Mean of ``ys`` ``(R, G)`` as a line, min–max across runs as a shaded band."""
+def _band(ax: Any, grid: np.ndarray, ys: np.ndarray, color: str, step: bool, **line: Any) -> None:
+    """Mean of ``ys`` ``(R, G)`` as a line (``line``: more line styles), min–max as a band."""
     style = {"drawstyle": "steps-pre"} if step else {}
-    ax.plot(grid, ys.mean(0), color=color, lw=1.8, **style)
+    ax.plot(grid, ys.mean(0), color=color, lw=1.8, **style, **line)
     ax.fill_between(
         grid, ys.min(0), ys.max(0), color=color, alpha=0.2, lw=0, step="pre" if step else None
     )
@@ -169,14 +262,21 @@ def _draw_accuracy(ax: Any, runs: list[RunCurves], axis: Axis) -> None:
     if not runs:
         ax.text(0.5, 0.5, "no evaluations logged", ha="center", transform=ax.transAxes)
         return
+    n_stages = runs[0].n_stages
+    held = [r.held_out_curve(axis) for r in runs if r.has_held_out]
     if len(runs) == 1:
-        for s in range(N_STAGES):
-            ax.plot(runs[0].eval_x(axis), runs[0].eval_acc[:, s], color=STAGE_COLORS[s], lw=1.6)
+        for s in range(n_stages):
+            ax.plot(runs[0].eval_x(axis), runs[0].eval_acc[:, s], color=stage_color(s), lw=1.6)
+        if held:
+            ax.plot(*held[0], color=HELD_OUT_COLOR, ls="--", lw=1.6, label=HELD_OUT_LABEL)
     else:
         grid = common_grid([r.eval_x(axis) for r in runs])
-        for s in range(N_STAGES):
+        for s in range(n_stages):
             ys = np.stack([hold_linear(grid, r.eval_x(axis), r.eval_acc[:, s]) for r in runs])
-            _band(ax, grid, ys, STAGE_COLORS[s], step=False)
+            _band(ax, grid, ys, stage_color(s), step=False)
+        if held:
+            ys = np.stack([hold_linear(grid, x, y) for x, y in held])
+            _band(ax, grid, ys, HELD_OUT_COLOR, step=False, ls="--", label=HELD_OUT_LABEL)
     masteries = {r.mastery for r in runs}
     if len(masteries) == 1 and None not in masteries:
         ax.axhline(masteries.pop(), color="0.3", ls=":", lw=1)
@@ -192,8 +292,9 @@ def _draw_stage(ax: Any, runs: list[RunCurves], axis: Axis) -> None:
         grid = common_grid([x for x, _ in curves])
         ys = np.stack([hold_step(grid, x, y) for x, y in curves])
         _band(ax, grid, ys, "#6a3d9a", step=True)
-    ax.set_ylim(-0.25, N_STAGES - 0.75)
-    ax.set_yticks(range(N_STAGES), [f"{s}: {STAGES[s].expression}" for s in range(N_STAGES)])
+    names = _shared_names(runs)
+    ax.set_ylim(-0.25, len(names) - 0.75)
+    ax.set_yticks(range(len(names)), [f"{s}: {n}" if n else str(s) for s, n in enumerate(names)])
     ax.set_ylabel("curriculum stage")
 
 
@@ -207,14 +308,24 @@ def _mark_events(ax: Any, runs: list[RunCurves], axis: Axis) -> None:
         ax.axvline(r.stage_curve(axis)[0][-1], color="0.55", ls="--", lw=0.8)
 
 
+def _shared_names(runs: list[RunCurves]) -> list[str]:
+    """The runs' stage names, or empty names where the runs disagree."""
+    return [
+        n if all(r.stage_names[s] == n for r in runs) else ""
+        for s, n in enumerate(runs[0].stage_names)
+    ]
+
+
 def _legend(fig: Any, runs: list[RunCurves]) -> None:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     handles: list[Any] = [
-        Line2D([], [], color=STAGE_COLORS[s], lw=2, label=f"T{s} {STAGES[s].expression}")
-        for s in range(N_STAGES)
+        Line2D([], [], color=stage_color(s), lw=2, label=f"T{s} {n}".rstrip())
+        for s, n in enumerate(_shared_names(runs))
     ]
+    if any(r.has_held_out for r in runs):
+        handles.append(Line2D([], [], color=HELD_OUT_COLOR, ls="--", lw=2, label=HELD_OUT_LABEL))
     handles.append(Line2D([], [], color="#6a3d9a", lw=2, label="curriculum stage"))
     if any(r.mastery is not None for r in runs):
         handles.append(Line2D([], [], color="0.3", ls=":", lw=1, label="mastery threshold"))
@@ -238,8 +349,20 @@ def _title(runs: list[RunCurves]) -> str:
     )
 
 
-def render_png(runs: list[RunCurves], dpi: int = 110) -> bytes:
-    """The four-panel figure of ``runs`` as PNG bytes (matplotlib's Agg canvas)."""
+def check_same_stages(runs: list[RunCurves], run_dirs: Sequence[Path] | None = None) -> None:
+    """Raise ``RunDirError`` unless every run has as many stages as the first."""
+    names = [str(d) for d in run_dirs] if run_dirs is not None else [r.name for r in runs]
+    for i, r in enumerate(runs):
+        if r.n_stages != runs[0].n_stages:
+            raise RunDirError(
+                f"run {names[i]} has {r.n_stages} stages but run {names[0]} has "
+                f"{runs[0].n_stages}: only runs with as many stages can be plotted together"
+            )
+
+
+def make_figure(runs: list[RunCurves], dpi: int = 110) -> Any:
+    """The four-panel matplotlib ``Figure`` of ``runs`` (on an Agg canvas)."""
+    check_same_stages(runs)
     figure_cls, canvas_cls = _matplotlib()
     fig = figure_cls(figsize=(12, 7.5), dpi=dpi, layout="constrained")
     canvas_cls(fig)
@@ -258,6 +381,12 @@ def render_png(runs: list[RunCurves], dpi: int = 110) -> bytes:
     axes[1, 1].set_title("curriculum stage vs wall time", fontsize=11)
     fig.suptitle(_title(runs), fontsize=11)
     _legend(fig, runs)
+    return fig
+
+
+def render_png(runs: list[RunCurves], dpi: int = 110) -> bytes:
+    """The four-panel figure of ``runs`` as PNG bytes (matplotlib's Agg canvas)."""
+    fig = make_figure(runs, dpi)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
@@ -285,4 +414,5 @@ def plot_runs(run_dirs: list[Path], out_png: Path) -> None:
         raise ValueError("give at least one run directory")
     check_out_path(out_png)
     runs = [load_curves(Path(d)) for d in run_dirs]
+    check_same_stages(runs, [Path(d) for d in run_dirs])
     write_output(out_png, render_png(runs))

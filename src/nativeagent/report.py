@@ -1,5 +1,8 @@
 """One self-contained HTML page about a run: accuracy, curves, curriculum, programs, config.
 
+Stages, their names and the held-out tasks come from the run's task set (its configuration), so
+any curriculum works, not only the three built-in stages.
+
 Everything is inline (CSS, and the plots as base64 PNG data URIs), so the file can be mailed or
 archived alone. Rendering needs the ``[plot]`` extra (matplotlib and jinja2).
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,26 +23,30 @@ import torch
 from nativeagent import __version__
 from nativeagent.checkpoint import RESULT, RunDirError, load_policy
 from nativeagent.config import CONFIG_TOML, Config, ConfigError
-from nativeagent.evaluate import StageAccuracy
+from nativeagent.evaluate import HELD_OUT, StageAccuracy
 from nativeagent.explain import Explanation, explain
 from nativeagent.plot import (
+    BUILTIN_NAMES,
     INSTALL_HINT,
-    STAGE_COLORS,
     check_out_path,
     load_curves,
     read_metrics,
     render_png,
+    stage_color,
     write_output,
 )
-from nativeagent.tasks import N_STAGES, STAGES
+from nativeagent.taskgen import build_task_set
+from nativeagent.tasks import Task, TaskSet
 from nativeagent.tokens import name
 
 RESULT_KEYS = ("accuracy", "interval", "eval_episodes", "solved", "updates", "episodes", "wall_s")
+#: Most expressions a stage's summary lists before it says how many more there are.
+LISTED_EXPRESSIONS = 8
 
 
 @dataclass(frozen=True)
 class AccuracyRow:
-    """One stage of the final table."""
+    """One stage of the final table (stage ``HELD_OUT``: the held-out tasks)."""
 
     stage: int
     task: str
@@ -47,6 +55,11 @@ class AccuracyRow:
     high: float
     episodes: int
     mastered: bool
+    expressions: tuple[str, ...] = ()  # every expression of the row, when it has several
+
+    @property
+    def held_out(self) -> bool:
+        return self.stage == HELD_OUT
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,11 @@ class StageExamples:
     correct: list[Explanation] = field(default_factory=list)
     failed: list[Explanation] = field(default_factory=list)
 
+    @property
+    def several(self) -> bool:
+        """Whether the programs come from several expressions (then each names its own)."""
+        return any(e.show_expression for e in self.correct + self.failed)
+
 
 @dataclass(frozen=True)
 class ReportData:
@@ -90,6 +108,7 @@ class ReportData:
     config_text: str
     cfg: Config
     seed: int
+    tasks: TaskSet
 
 
 def read_result(run_dir: Path) -> dict[str, Any]:
@@ -107,24 +126,76 @@ def read_result(run_dir: Path) -> dict[str, Any]:
     return result
 
 
-def accuracy_rows(result: dict[str, Any], mastery: float) -> list[AccuracyRow]:
-    """The final accuracy table from ``result.json``."""
+def group_tasks(tasks: TaskSet, stage: int) -> tuple[Task, ...]:
+    """The tasks of a stage, or the held-out tasks for ``HELD_OUT``."""
+    return tasks.held_out if stage == HELD_OUT else tasks.stages[stage]
+
+
+def group_name(tasks: TaskSet, stage: int) -> str:
+    """A stage's name (``TaskSet.stage_name``); the held-out tasks are named the same way."""
+    if stage != HELD_OUT:
+        return tasks.stage_name(stage)
+    held = tasks.held_out
+    return held[0].expression if len(held) == 1 else f"{len(held)} expressions"
+
+
+def _several(expressions: Sequence[str]) -> tuple[str, ...]:
+    """``expressions`` when there are several (a row's tooltip), else none."""
+    return tuple(expressions) if len(expressions) > 1 else ()
+
+
+def _held_out_row(result: dict[str, Any], mastery: float, expressions: list[str]) -> AccuracyRow:
+    """The held-out row of the final table from ``result.json``'s ``held_out`` entry."""
+    try:
+        held = result["held_out"]
+        acc, (low, high) = float(held["accuracy"]), map(float, held["interval"])
+        episodes = int(held["episodes"])
+    except (KeyError, TypeError, ValueError):
+        raise RunDirError(
+            "result.json has a held_out entry without accuracy, interval or episodes"
+        ) from None
+    task = expressions[0] if len(expressions) == 1 else f"{len(expressions)} expressions"
+    return AccuracyRow(
+        HELD_OUT, task, acc, low, high, episodes, acc >= mastery, _several(expressions)
+    )
+
+
+def accuracy_rows(
+    result: dict[str, Any], mastery: float, tasks: TaskSet | None = None
+) -> list[AccuracyRow]:
+    """The final accuracy table from ``result.json``: a row per stage of ``tasks`` (default: the
+    built-in stages), then one for the held-out tasks when the result has them."""
+    if tasks is None:
+        stages = [[name] for name in BUILTIN_NAMES]
+        entry = result.get("held_out")
+        held = list(entry.get("tasks") or ()) if isinstance(entry, dict) else []
+    else:
+        stages = [[t.expression for t in s] for s in tasks.stages]
+        held = [t.expression for t in tasks.held_out]
     try:
         table = StageAccuracy.from_result(result)
     except (KeyError, IndexError, TypeError, ValueError):
         raise RunDirError("result.json has no accuracy or interval for every stage") from None
-    return [
+    if len(table) != len(stages):
+        raise RunDirError(
+            f"result.json has accuracy for {len(table)} stages, but the run has {len(stages)}"
+        )
+    rows = [
         AccuracyRow(
             stage=s,
-            task=STAGES[s].expression,
+            task=stages[s][0] if len(stages[s]) == 1 else f"{len(stages[s])} expressions",
             accuracy=float(result["accuracy"][str(s)]),
             low=a.low,
             high=a.high,
             episodes=a.episodes,
             mastered=float(result["accuracy"][str(s)]) >= mastery,
+            expressions=_several(stages[s]),
         )
         for s, a in table.items()
     ]
+    if "held_out" in result:
+        rows.append(_held_out_row(result, mastery, held))
+    return rows
 
 
 def _segment_end(last: dict[str, Any], is_final: bool, mastery: float) -> str:
@@ -192,22 +263,25 @@ def build_report(run_dir: Path, search: int = 2000, seed: int = 7, k: int = 3) -
     if search < 1 or k < 1:
         raise ValueError("search and the number of examples must be positive")
     records = read_metrics(run_dir)
-    curves = load_curves(run_dir)
     result = read_result(run_dir)
     model, cfg = load_policy(run_dir, "cpu")
+    tasks = build_task_set(cfg)
+    curves = load_curves(run_dir, [tasks.stage_name(s) for s in range(tasks.n_stages)])
     mastery = cfg.curriculum.mastery
     gen = torch.Generator().manual_seed(seed)
-    examples = [pick_examples(s, explain(model, cfg, s, search, gen), k) for s in range(N_STAGES)]
+    groups = [*range(tasks.n_stages), *([HELD_OUT] if tasks.held_out else [])]
+    examples = [pick_examples(s, explain(model, cfg, s, search, gen), k) for s in groups]
     return ReportData(
         run_dir=run_dir,
         result=result,
-        rows=accuracy_rows(result, mastery),
+        rows=accuracy_rows(result, mastery, tasks),
         plot_png=render_png([curves]),
         timeline=timeline(records, mastery),
         examples=examples,
         config_text=_config_text(run_dir, cfg),
         cfg=cfg,
         seed=seed,
+        tasks=tasks,
     )
 
 
@@ -222,8 +296,16 @@ def _environment() -> Any:
     return env
 
 
+def _shortest(task: Task) -> str | None:
+    program = task.shortest_program
+    return None if program is None else " · ".join(name(t) for t in program)
+
+
 def render_report(data: ReportData) -> str:
     """The page as one HTML string."""
+    tasks = data.tasks
+    groups = [*range(tasks.n_stages), *([HELD_OUT] if tasks.held_out else [])]
+    members = {s: group_tasks(tasks, s) for s in groups}
     total = max(1, data.timeline[-1].last) if data.timeline else 1
     return (
         _environment()
@@ -234,10 +316,15 @@ def render_report(data: ReportData) -> str:
             name=data.run_dir.resolve().name,
             path=str(data.run_dir.resolve()),
             plot_uri="data:image/png;base64," + base64.b64encode(data.plot_png).decode(),
-            stages=STAGES,
-            colors=STAGE_COLORS,
+            names={s: group_name(tasks, s) for s in groups},
+            color=stage_color,
+            held_out=HELD_OUT,
+            has_held_out=HELD_OUT in groups,
             total_updates=total,
-            shortest=[" · ".join(name(t) for t in s.shortest_program) for s in STAGES],
+            # The shortest program of a group of one task; the expressions of a larger group.
+            shortest={s: _shortest(t[0]) if len(t) == 1 else None for s, t in members.items()},
+            expressions={s: [t.expression for t in ts] for s, ts in members.items()},
+            listed=LISTED_EXPRESSIONS,
             generated=time.strftime("%Y-%m-%d %H:%M:%S"),
             version=__version__,
         )
@@ -352,10 +439,11 @@ TEMPLATE = """<!doctype html>
       <th class="num">95% interval</th><th class="num">episodes</th><th>mastered</th></tr></thead>
     <tbody>
     {% for row in d.rows %}
-      <tr id="stage-{{ row.stage }}">
-        <td><span class="swatch" style="background: {{ colors[row.stage] }}"></span>
-          {{- row.stage }}</td>
-        <td><code>{{ row.task }}</code></td>
+      <tr id="{{ 'held-out' if row.held_out else 'stage-' ~ row.stage }}">
+        <td><span class="swatch" style="background: {{ color(row.stage) }}"></span>
+          {{- "held-out" if row.held_out else row.stage }}</td>
+        <td><code{% if row.expressions %} title="{{ row.expressions|join(', ') }}"{% endif %}>
+          {{- row.task }}</code></td>
         <td class="num">{{ "%.3f"|format(row.accuracy) }}</td>
         <td class="num">[{{ "%.3f"|format(row.low) }}, {{ "%.3f"|format(row.high) }}]</td>
         <td class="num">{{ row.episodes }}</td>
@@ -367,7 +455,8 @@ TEMPLATE = """<!doctype html>
   </table>
   <p class="note">Greedy (argmax) decoding on {{ r.eval_episodes }} fresh contexts per stage;
     95% Wilson score intervals. Mastery means accuracy &ge;
-    {{ d.cfg.curriculum.mastery }}.</p>
+    {{ d.cfg.curriculum.mastery }}.
+    {%- if has_held_out %} The held-out expressions were never trained on.{% endif %}</p>
 </section>
 
 <section id="curves">
@@ -377,7 +466,9 @@ TEMPLATE = """<!doctype html>
 and wall time">
     <figcaption>Periodic greedy evaluations ({{ d.cfg.train.eval_episodes }} episodes per stage,
       every {{ d.cfg.train.eval_every }} updates) and the stage being learned.
-      Dotted vertical lines mark promotions.</figcaption>
+      Dotted vertical lines mark promotions.
+      {%- if has_held_out %} The grey dashed line is the accuracy on held-out shapes.{% endif -%}
+    </figcaption>
   </figure>
 </section>
 
@@ -386,7 +477,7 @@ and wall time">
   <div class="bar" title="updates spent on each stage">
   {% for seg in d.timeline %}
     <div style="width: {{ '%.2f'|format(100 * seg.updates / total_updates) }}%;
-      background: {{ colors[seg.stage] }}">T{{ seg.stage }} · {{ seg.updates }}</div>
+      background: {{ color(seg.stage) }}">T{{ seg.stage }} · {{ seg.updates }}</div>
   {% endfor %}
   </div>
   <table id="timeline">
@@ -396,9 +487,9 @@ and wall time">
     <tbody>
     {% for seg in d.timeline %}
       <tr>
-        <td><span class="swatch" style="background: {{ colors[seg.stage] }}"></span>
+        <td><span class="swatch" style="background: {{ color(seg.stage) }}"></span>
           {{- seg.stage }}</td>
-        <td><code>{{ stages[seg.stage].expression }}</code></td>
+        <td><code>{{ names[seg.stage] }}</code></td>
         <td class="num">{{ seg.first }}–{{ seg.last }}</td>
         <td class="num">{{ seg.updates }}</td>
         <td class="num">{{ "%.2f"|format(seg.wall_start) }}–{{ "%.2f"|format(seg.wall_end) }}</td>
@@ -421,10 +512,19 @@ and wall time">
   <p class="note">Greedy programs on fresh contexts (seed {{ d.seed }}), traced on the
     {{ d.cfg.machine.name }} machine: each step shows the tool and the registers it changed.</p>
   {% for ex in d.examples %}
-  <div class="stage-block" id="examples-{{ ex.stage }}">
-    <h3><span class="swatch" style="background: {{ colors[ex.stage] }}"></span>Stage {{ ex.stage }}:
-      <code>{{ stages[ex.stage].expression }}</code></h3>
-    <p class="summary">Shortest program <code>{{ shortest[ex.stage] }}</code>.
+  {% set held = ex.stage == held_out %}
+  <div class="stage-block" id="examples-{{ 'held-out' if held else ex.stage }}">
+    <h3><span class="swatch" style="background: {{ color(ex.stage) }}"></span>
+      {{- "Held-out shapes" if held else "Stage " ~ ex.stage }}:
+      <code>{{ names[ex.stage] }}</code></h3>
+    {% set exprs = expressions[ex.stage] %}
+    <p class="summary">{% if shortest[ex.stage] %}Shortest program
+      <code>{{ shortest[ex.stage] }}</code>.
+      {%- elif exprs|length > 1 %}{{ exprs|length }} expressions:
+      {% for e in exprs[:listed] %}<code>{{ e }}</code>{% if not loop.last %}, {% endif %}
+      {%- endfor %}
+      {%- if exprs|length > listed %} and {{ exprs|length - listed }} more{% endif %}.
+      {%- endif %}
       {{ "{:,}".format(ex.searched) }} fresh episodes searched:
       {{ "{:,}".format(ex.searched - ex.n_failed) }} correct, {{ "{:,}".format(ex.n_failed) }}
       failed ({{ "%.2f"|format(100 * ex.n_failed / ex.searched) }}%).</p>
@@ -435,11 +535,13 @@ and wall time">
       <h4>{{ title }}</h4>
       {% if items %}
       <table class="programs">
-        <thead><tr><th class="ctx">context</th><th class="num val">target</th>
+        <thead><tr>{% if ex.several %}<th class="ctx">expression</th>{% endif %}
+          <th class="ctx">context</th><th class="num val">target</th>
           <th class="num val">answer</th><th>register trace</th></tr></thead>
         <tbody>
         {% for e in items %}
           <tr>
+            {% if ex.several %}<td class="mono">{{ e.expression }}</td>{% endif %}
             <td class="mono">{{ e.context|join(" ") }}</td>
             <td class="num mono">{{ e.target }}</td>
             <td class="num mono">{{ "—" if e.answer is none else e.answer }}</td>

@@ -128,15 +128,7 @@ def read_result(run_dir: Path) -> dict[str, Any]:
 
 def group_tasks(tasks: TaskSet, stage: int) -> tuple[Task, ...]:
     """The tasks of a stage, or the held-out tasks for ``HELD_OUT``."""
-    return tasks.held_out if stage == HELD_OUT else tasks.stages[stage]
-
-
-def group_name(tasks: TaskSet, stage: int) -> str:
-    """A stage's name (``TaskSet.stage_name``); the held-out tasks are named the same way."""
-    if stage != HELD_OUT:
-        return tasks.stage_name(stage)
-    held = tasks.held_out
-    return held[0].expression if len(held) == 1 else f"{len(held)} expressions"
+    return tuple(tasks.tasks[i] for i in tasks.stage_tasks(stage))
 
 
 def _several(expressions: Sequence[str]) -> tuple[str, ...]:
@@ -316,7 +308,7 @@ def render_report(data: ReportData) -> str:
             name=data.run_dir.resolve().name,
             path=str(data.run_dir.resolve()),
             plot_uri="data:image/png;base64," + base64.b64encode(data.plot_png).decode(),
-            names={s: group_name(tasks, s) for s in groups},
+            names={s: tasks.stage_name(s) for s in groups},
             color=stage_color,
             held_out=HELD_OUT,
             has_held_out=HELD_OUT in groups,

@@ -204,16 +204,7 @@ def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False)
         fail(str(err))
     except OSError as err:  # e.g. a full disk: the last complete checkpoint is still in place
         fail(f"cannot write the run in {out_dir}: {err.strerror or err}; resume it with --resume")
-    final = StageAccuracy.from_result(result)
-    if "held_out" in result:
-        h = result["held_out"]
-        final[HELD_OUT] = StageAccuracy(
-            HELD_OUT,
-            round(h["accuracy"] * h["episodes"]),
-            h["episodes"],
-            *h["interval"],
-            h["optimality"],
-        )
+    final = StageAccuracy.from_result(result, held_out=True)
     console.print(accuracy_table("greedy accuracy (final)", stage_rows(final, cfg)))
     verdict = "solved every stage" if result["solved"] else "did NOT solve every stage"
     console.print(

@@ -42,23 +42,34 @@ class StageAccuracy:
         return self.correct / self.episodes
 
     @classmethod
-    def from_result(cls, result: dict[str, Any]) -> dict[int, StageAccuracy]:
-        """The final table of a run's ``result.json``, per stage.
+    def from_result(
+        cls, result: dict[str, Any], held_out: bool = False
+    ) -> dict[int, StageAccuracy]:
+        """The final table of a run's ``result.json``, per stage (and ``HELD_OUT``, when asked
+        for and present).
 
         Raises ``KeyError``, ``IndexError``, ``TypeError`` or ``ValueError`` when it lacks a stage.
         """
         n = int(result["eval_episodes"])
-        stages = range(len(result["accuracy"]))
-        return {
+        optimality = result.get("optimality", {})
+        table = {
             s: cls(
                 s,
                 round(float(result["accuracy"][str(s)]) * n),
                 n,
                 float(result["interval"][str(s)][0]),
                 float(result["interval"][str(s)][1]),
+                optimality.get(str(s)),
             )
-            for s in stages
+            for s in range(len(result["accuracy"]))
         }
+        if held_out and "held_out" in result:
+            h = result["held_out"]
+            m = int(h["episodes"])
+            low, high = (float(v) for v in h["interval"])
+            acc = round(float(h["accuracy"]) * m)
+            table[HELD_OUT] = cls(HELD_OUT, acc, m, low, high, h.get("optimality"))
+        return table
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:

@@ -139,16 +139,22 @@ def _several(expressions: Sequence[str]) -> tuple[str, ...]:
 def _held_out_row(result: dict[str, Any], mastery: float, expressions: list[str]) -> AccuracyRow:
     """The held-out row of the final table from ``result.json``'s ``held_out`` entry."""
     try:
-        held = result["held_out"]
-        acc, (low, high) = float(held["accuracy"]), map(float, held["interval"])
-        episodes = int(held["episodes"])
+        held = StageAccuracy.from_result(result, held_out=True)[HELD_OUT]
     except (KeyError, TypeError, ValueError):
         raise RunDirError(
             "result.json has a held_out entry without accuracy, interval or episodes"
         ) from None
     task = expressions[0] if len(expressions) == 1 else f"{len(expressions)} expressions"
+    acc = held.accuracy
     return AccuracyRow(
-        HELD_OUT, task, acc, low, high, episodes, acc >= mastery, _several(expressions)
+        HELD_OUT,
+        task,
+        acc,
+        held.low,
+        held.high,
+        held.episodes,
+        acc >= mastery,
+        _several(expressions),
     )
 
 

@@ -38,3 +38,18 @@ def test_state_round_trip() -> None:
     other = Curriculum(cfg, 10)
     other.load_state_dict(cur.state_dict())
     assert other.stage == 1
+
+
+def test_failure_rates_follow_training_outcomes_by_hand() -> None:
+    cur = Curriculum(CurriculumConfig(focus=0.5), 10, n_stages=2, n_tasks=3)
+    assert cur.failure.tolist() == [1.0, 1.0, 1.0]  # unseen tasks count as failing
+    task = torch.tensor([0, 0, 0, 0, 2])
+    correct = torch.tensor([True, True, True, False, True])
+    cur.record(task, correct, rate=0.5)
+    # task 0: 1/4 failed -> 0.5 * 1 + 0.5 * 0.25; task 1 unseen; task 2: 0 failed -> 0.5
+    assert torch.allclose(cur.failure, torch.tensor([0.625, 1.0, 0.5]))
+    other = Curriculum(CurriculumConfig(focus=0.5), 10, n_stages=2, n_tasks=3)
+    other.load_state_dict(cur.state_dict())
+    assert torch.equal(other.failure, cur.failure)
+    other.load_state_dict({"stage": 1})  # a checkpoint from before focus existed
+    assert other.stage == 1 and torch.equal(other.failure, cur.failure)

@@ -111,3 +111,36 @@ def test_resume_after_a_kill_while_writing_a_checkpoint(
     train(load_config(overrides=SMALL), tmp_path, resume=True)
     assert not list(tmp_path.glob(".*.tmp"))
     assert_same_run(reference, tmp_path)
+
+
+def test_resume_of_a_focused_task_curriculum_is_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tasks' failure rates steer sampling, so a resume must restore them too."""
+    import nativeagent.train as train_module
+
+    focused = [
+        *SMALL,
+        "train.max_updates=40",
+        'task.curriculum=[["a*b", "a+b", "a-b"], ["a*b+c", "(a-b)*c", "a-(b-c)"]]',
+        "task.show_expression=true",
+        'model.encoder="gru"',
+        "curriculum.focus=0.7",
+    ]
+    train(load_config(overrides=focused), tmp_path / "ref")
+    real_save, calls = train_module.save_checkpoint, []
+
+    def dies_on_fourth_write(path: Path, state: dict) -> None:
+        calls.append(state["update"])
+        if len(calls) == 4:
+            raise Killed
+        real_save(path, state)
+
+    monkeypatch.setattr(train_module, "save_checkpoint", dies_on_fourth_write)
+    with pytest.raises(Killed):
+        train(load_config(overrides=focused), tmp_path / "run")
+    monkeypatch.undo()
+    saved = load_checkpoint(tmp_path / "run")["curriculum"]["failure"]
+    assert not torch.equal(saved, torch.ones_like(saved))  # the rates had moved
+    train(load_config(overrides=focused), tmp_path / "run", resume=True)
+    assert_same_run(tmp_path / "ref", tmp_path / "run")

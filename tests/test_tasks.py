@@ -185,3 +185,23 @@ def test_tasks_are_drawn_uniformly_within_their_stage_and_held_out_apart() -> No
 def test_builtin_task_set_is_recognised() -> None:
     assert BUILTIN.is_builtin and not _generated(show=False).is_builtin
     assert BUILTIN.shortest_lengths.tolist() == [3.0, 4.0, 7.0]
+
+
+def test_focus_draws_failing_tasks_within_their_stage() -> None:
+    tasks = _generated(show=False)
+    stage2 = tasks.stage_tasks(2)
+    weights = torch.zeros(len(tasks.tasks))
+    weights[stage2.start + 3] = 1.0  # only one expression of stage 2 still fails
+    weights[0] = 5.0  # a stage-0 task: must never leak into stage 2
+    gen = torch.Generator().manual_seed(4)
+    stages = torch.full((4000,), 2, dtype=torch.long)
+    all_focus = tasks.pick_tasks(stages, gen, weights, focus=1.0)
+    assert set(all_focus.tolist()) == {stage2.start + 3}
+    half = tasks.pick_tasks(stages, gen, weights, focus=0.5)
+    share = float((half == stage2.start + 3).float().mean())
+    assert 0.45 < share < 0.55 and set(half.tolist()) <= set(stage2)
+    nothing_fails = tasks.pick_tasks(stages, gen, torch.zeros(len(tasks.tasks)), focus=1.0)
+    assert len(set(nothing_fails.tolist())) == len(stage2)  # falls back to uniform
+    plain = tasks.pick_tasks(stages, torch.Generator().manual_seed(4))
+    again = tasks.pick_tasks(stages, torch.Generator().manual_seed(4), weights, focus=0.0)
+    assert torch.equal(plain, again)  # focus 0 draws exactly as before

@@ -190,6 +190,10 @@ class CurriculumConfig:
         default_factory=lambda: [0, 0, 0, 1, 1, 2]
     )
     """Stage of each equal block of updates (blocks curriculum), counted from 0."""
+    focus: float = Field(0.0, ge=0.0, le=1.0)
+    """Share of each stage's episodes whose expression is drawn in proportion to its recent
+    failure rate in training (the rest uniformly), so that stages of many expressions spend
+    their episodes on the ones not yet mastered. 0 (default): every expression uniformly."""
 
 
 @dataclass(config=_STRICT)

@@ -20,11 +20,25 @@ class Curriculum:
     no curriculum; every episode's stage is drawn uniformly.
     """
 
-    def __init__(self, cfg: CurriculumConfig, max_updates: int, n_stages: int = N_STAGES) -> None:
+    def __init__(
+        self, cfg: CurriculumConfig, max_updates: int, n_stages: int = N_STAGES, n_tasks: int = 0
+    ) -> None:
         self.cfg = cfg
         self.max_updates = max_updates
         self.n_stages = n_stages
         self.stage = cfg.blocks[0] if cfg.kind == "blocks" else 0
+        #: Running failure rate of every task in training (``focus``); 1 until first seen.
+        self.failure = torch.ones(n_tasks)
+
+    def record(self, task: torch.Tensor, correct: torch.Tensor, rate: float = 0.1) -> None:
+        """Update the tasks' running failure rates from one batch's episodes ``(B,)``."""
+        n = self.failure.shape[0]
+        seen = torch.bincount(task.cpu(), minlength=n).float()  # (T,)
+        wins = torch.bincount(task.cpu(), correct.cpu().float(), minlength=n)
+        batch_failure = 1 - wins / seen.clamp(min=1)
+        self.failure = torch.where(
+            seen > 0, (1 - rate) * self.failure + rate * batch_failure, self.failure
+        )
 
     def stages(self, update: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         """Stage of every episode ``(B,)`` for update ``update`` (counted from 0)."""
@@ -60,9 +74,11 @@ class Curriculum:
         return all(accuracy[s] >= self.cfg.mastery for s in range(self.n_stages))
 
     def state_dict(self) -> dict[str, Any]:
-        """The schedule's position, JSON-friendly."""
-        return {"stage": self.stage}
+        """The schedule's position and the tasks' failure rates."""
+        return {"stage": self.stage, "failure": self.failure.clone()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a position saved by ``state_dict``."""
         self.stage = int(state["stage"])
+        if "failure" in state:  # checkpoints before ``focus`` existed have none
+            self.failure = state["failure"].clone()

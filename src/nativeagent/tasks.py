@@ -180,20 +180,43 @@ class TaskSet:
         tasks = self.held_out if stage == -1 else self.stages[stage]
         return tasks[0].expression if len(tasks) == 1 else f"{len(tasks)} expressions"
 
-    def pick_tasks(self, stages: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """A task id per episode ``(B,)``, uniform within its stage (``-1``: held-out tasks)."""
+    def pick_tasks(
+        self,
+        stages: torch.Tensor,
+        generator: torch.Generator,
+        weights: torch.Tensor | None = None,
+        focus: float = 0.0,
+    ) -> torch.Tensor:
+        """A task id per episode ``(B,)`` within its stage (``-1``: held-out tasks).
+
+        Uniform, except that a ``focus`` share of the episodes draws in proportion to the
+        tasks' ``weights`` ``(T,)`` (e.g. their failure rates).
+        """
         device = stages.device
         first = torch.cat([self._stage_first, torch.tensor([self.n_trained])]).to(device)
         size = torch.cat([self._stage_size, torch.tensor([len(self.held_out)])]).to(device)
         if bool((size[stages] == 1).all()):
             return first[stages]  # one task each: no draw, so the built-in stream is unchanged
         u = torch.rand(stages.shape, generator=generator, device=device)
-        offset = (u * size[stages]).long().clamp(max=size[stages] - 1)
-        return first[stages] + offset
+        task = first[stages] + (u * size[stages]).long().clamp(max=size[stages] - 1)
+        if weights is None or focus <= 0:
+            return task
+        stage_of = self._stage_of.to(device)  # (T,)
+        w = weights.to(device).clamp(min=0)[None, :] * (stage_of[None, :] == stages[:, None])
+        w = torch.where(w.sum(1, keepdim=True) > 0, w, (stage_of[None, :] == stages[:, None]))
+        weighted = torch.multinomial(w.float(), 1, generator=generator).squeeze(1)  # (B,)
+        pick = torch.rand(stages.shape, generator=generator, device=device) < focus
+        return torch.where(pick, weighted, task)
 
-    def sample(self, stages: torch.Tensor, generator: torch.Generator) -> Batch:
+    def sample(
+        self,
+        stages: torch.Tensor,
+        generator: torch.Generator,
+        weights: torch.Tensor | None = None,
+        focus: float = 0.0,
+    ) -> Batch:
         """Fresh episodes for each entry of ``stages`` ``(B,)``: a task, then uniform digits."""
-        task = self.pick_tasks(stages, generator)
+        task = self.pick_tasks(stages, generator, weights, focus)
         return self.sample_tasks(task, generator)
 
     def sample_tasks(self, task: torch.Tensor, generator: torch.Generator) -> Batch:

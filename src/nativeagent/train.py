@@ -115,8 +115,10 @@ class TrainState:
         gens = Generators.from_seed(cfg.train.seed, device)
         model = build_model(cfg, gens.init, device)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.algo.lr)
-        n_stages = build_task_set(cfg).n_stages
-        curriculum = Curriculum(cfg.curriculum, cfg.train.max_updates, n_stages)
+        tasks = build_task_set(cfg)
+        curriculum = Curriculum(
+            cfg.curriculum, cfg.train.max_updates, tasks.n_stages, len(tasks.tasks)
+        )
         return cls(cfg, device, model, optimizer, curriculum, gens)
 
     def to_checkpoint(self, wall_s: float) -> dict[str, Any]:
@@ -185,7 +187,9 @@ class Trainer:
         s.model.train()
         n_contexts = self.algo.contexts_per_update(t.batch_size)
         stages = s.curriculum.stages(s.update, n_contexts, s.gens.data)
-        batch = self.algo.expand(self.tasks.sample(stages, s.gens.data))
+        focus = s.cfg.curriculum.focus
+        contexts = self.tasks.sample(stages, s.gens.data, s.curriculum.failure, focus)
+        batch = self.algo.expand(contexts)
         ro = rollout(s.model, self.machine, batch, self.n_tokens, s.gens.policy, masked=self.masked)
         try:
             parts = self.algo.update(s.model, s.optimizer, batch, ro, s.gens.policy)
@@ -193,6 +197,7 @@ class Trainer:
             raise NonFiniteError(
                 err.what, err.loss, err.grad_norm, s.update + 1, self.out_dir
             ) from None
+        s.curriculum.record(batch.task, ro.correct)
         s.update += 1
         s.episodes += len(batch)
         current = batch.stage == s.curriculum.stage  # the stage being learned

@@ -22,12 +22,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 #: Settings laid over the ``generalization`` preset by each variant.
+GRU = ['model.kind="gru"', 'model.encoder="gru"']
 VARIANTS: dict[str, list[str]] = {
     "transformer": [],
-    "gru-seq": ['model.kind="gru"', 'model.encoder="gru"'],
+    "gru": GRU,
     "gru-mean": ['model.kind="gru"', 'model.encoder="mean"'],
-    "transformer-ppo": ['algo.name="ppo"'],
-    "transformer-mixed": ['curriculum.kind="mixed"'],
+    "gru-no-focus": [*GRU, "curriculum.focus=0.0"],
+    "gru-mixed": [*GRU, 'curriculum.kind="mixed"'],
+    "gru-ppo": [*GRU, 'algo.name="ppo"'],
+    "gru-grpo": [*GRU, 'algo.name="grpo"'],
+    "transformer-no-focus": ["curriculum.focus=0.0"],
 }
 
 

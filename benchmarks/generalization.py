@@ -21,6 +21,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from nativeagent.tokens import RCL, STO
+
 #: Settings laid over the ``generalization`` preset by each variant.
 GRU = ['model.kind="gru"', 'model.encoder="gru"']
 VARIANTS: dict[str, list[str]] = {
@@ -80,25 +82,67 @@ def main() -> None:
     lines += [row(v, s, r) for (v, s), r in zip(trials, results, strict=True)]
     lines += ["", "| variant | seeds solved | held-out mean | held-out min–max | median updates |"]
     lines += ["|---|---|---|---|---|"]
-    for v in variants:
-        rs = [r for (v2, _), r in zip(trials, results, strict=True) if v2 == v]
+    by_variant: dict[str, list[dict]] = {v: [] for v in variants}
+    for (v, _), r in zip(trials, results, strict=True):
+        by_variant[v].append(r)
+    for v, rs in by_variant.items():
         held = [r["held_out"]["accuracy"] for r in rs]
         lines.append(
             f"| {v} | {sum(r['solved'] for r in rs)}/{len(rs)} | {statistics.fmean(held):.3f} | "
             f"{min(held):.3f}–{max(held):.3f} | "
             f"{statistics.median(r['updates'] for r in rs):.0f} |"
         )
+    lines += ["", *per_shape_table(variants[0], by_variant[variants[0]])]
     table = "\n".join(lines)
     print(table)
     if args.md:
         args.md.write_text(table + "\n")
+
+
+def kind_of(expression: str) -> str:
+    """How a shape's shortest program relates to its postfix form.
+
+    ``in order``: its tools are the postfix operators in order (reading the expression left to
+    right is enough); ``rewritten``: other operators or order, no memory (associativity or a
+    sign flip); ``memory``: it needs STO and RCL.
+    """
+    from nativeagent.tasks import OP_TOKENS, Task
+
+    task = Task.parse(expression)
+    program = task.shortest_program or ()
+    if STO in program or RCL in program:
+        return "memory"
+    ops = [OP_TOKENS[x] for x in task.postfix if isinstance(x, str)]
+    return "in order" if list(program[:-1]) == ops else "rewritten"
+
+
+def per_shape_table(variant: str, results: list[dict]) -> list[str]:
+    """Held-out accuracy of every held-out shape, averaged over one variant's seeds."""
+    from nativeagent.tasks import Task
+    from nativeagent.tokens import name
+
     per_shape: dict[str, list[float]] = {}
     for r in results:
         for expr, (k, n) in r["held_out"]["tasks"].items():
             per_shape.setdefault(expr, []).append(k / n)
-    print("\nheld-out accuracy per shape (mean over all runs above):")
-    for expr, accs in sorted(per_shape.items(), key=lambda kv: statistics.fmean(kv[1])):
-        print(f"  {expr:<14} {statistics.fmean(accs):.2f}")
+    lines = [
+        f"Held-out shapes, {variant}: accuracy per seed and its mean",
+        "",
+        "| shape | shortest program | kind | per seed | mean |",
+        "|---|---|---|---|---|",
+    ]
+    for expr, accs in sorted(per_shape.items(), key=lambda kv: -statistics.fmean(kv[1])):
+        program = " ".join(name(t) for t in Task.parse(expr).shortest_program or ())
+        seeds = " ".join(f"{a:.2f}" for a in accs)
+        lines.append(
+            f"| `{expr}` | {program} | {kind_of(expr)} | {seeds} | {statistics.fmean(accs):.2f} |"
+        )
+    kinds: dict[str, list[float]] = {}
+    for expr, accs in per_shape.items():
+        kinds.setdefault(kind_of(expr), []).append(statistics.fmean(accs))
+    lines += ["", "| kind | shapes | mean held-out accuracy |", "|---|---|---|"]
+    lines += [f"| {k} | {len(v)} | {statistics.fmean(v):.2f} |" for k, v in sorted(kinds.items())]
+    return lines
 
 
 if __name__ == "__main__":

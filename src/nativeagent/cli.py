@@ -149,9 +149,6 @@ def train(
         from nativeagent.train import resolve_device
 
         resolve_device(cfg.train.device)
-        from nativeagent.taskgen import build_task_set
-
-        build_task_set(cfg)  # every expression parsed and solvable, before anything is written
         if cfg.train.tensorboard:
             from nativeagent.metrics_log import check_tensorboard
 

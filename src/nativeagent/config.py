@@ -360,10 +360,15 @@ def parse_override(text: str) -> dict[str, Any]:
 def load_config(
     path: Path | None = None, preset: str = "default", overrides: list[str] | None = None
 ) -> Config:
-    """Preset, then the TOML file at ``path``, then ``key=value`` overrides; validated."""
+    """Preset, then the TOML file at ``path``, then ``key=value`` overrides; validated, down to
+    every task expression being computable on the machine (``ConfigError`` names the key)."""
+    from nativeagent.taskgen import build_task_set
+
     data = preset_dict(preset)
     if path is not None:
         data = _merge(data, _read_toml(path))
     for text in overrides or []:
         data = _merge(data, parse_override(text))
-    return from_dict(data)
+    cfg = from_dict(data)
+    build_task_set(cfg)
+    return cfg

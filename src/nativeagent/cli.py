@@ -274,7 +274,7 @@ def explain(
 
     model, cfg, dev = _load(run_dir, device)
     tasks = build_task_set(cfg)
-    groups = list(range(tasks.n_stages)) + ([HELD_OUT] if tasks.held_out else [])
+    groups = tasks.groups
     if stage is not None and stage not in groups:
         fail(f"--stage must be one of {', '.join(map(str, groups))} for this run, got {stage}")
     gen = torch.Generator(device=dev).manual_seed(seed)

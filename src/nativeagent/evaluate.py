@@ -19,10 +19,7 @@ from nativeagent.machine import make_machine
 from nativeagent.models import Policy
 from nativeagent.rollout import Rollout, rollout
 from nativeagent.taskgen import build_task_set
-from nativeagent.tasks import Batch
-
-#: The group key of the tasks held out of training.
-HELD_OUT = -1
+from nativeagent.tasks import HELD_OUT, Batch
 
 
 @dataclass(frozen=True)
@@ -114,9 +111,7 @@ def evaluate(
     more group, under the key ``HELD_OUT``.
     """
     tasks = build_task_set(cfg)
-    groups = list(range(tasks.n_stages))
-    if held_out and tasks.held_out:
-        groups.append(HELD_OUT)
+    groups = tasks.groups if held_out else list(range(tasks.n_stages))
     stages = torch.tensor(groups, device=generator.device).repeat_interleave(episodes)
     # Tasks in turn within each group (stratified), so the mix of shapes adds no noise.
     task = torch.cat([tasks.in_turn(s, episodes) for s in groups]).to(generator.device)

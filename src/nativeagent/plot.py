@@ -76,7 +76,7 @@ def stage_names(run_dir: Path) -> tuple[str, ...]:
         tasks = build_task_set(from_dict(data))
     except ValueError as err:  # ConfigError, or an expression the task set cannot use
         raise RunDirError(f"{path}: {err}") from None
-    return tuple(tasks.stage_name(s) for s in range(tasks.n_stages))
+    return tuple(tasks.stage_names)
 
 
 @dataclass(frozen=True)

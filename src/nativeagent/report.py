@@ -264,10 +264,10 @@ def build_report(run_dir: Path, search: int = 2000, seed: int = 7, k: int = 3) -
     result = read_result(run_dir)
     model, cfg = load_policy(run_dir, "cpu")
     tasks = build_task_set(cfg)
-    curves = load_curves(run_dir, [tasks.stage_name(s) for s in range(tasks.n_stages)])
+    curves = load_curves(run_dir, tasks.stage_names)
     mastery = cfg.curriculum.mastery
     gen = torch.Generator().manual_seed(seed)
-    groups = [*range(tasks.n_stages), *([HELD_OUT] if tasks.held_out else [])]
+    groups = tasks.groups
     examples = [pick_examples(s, explain(model, cfg, s, search, gen), k) for s in groups]
     return ReportData(
         run_dir=run_dir,
@@ -302,7 +302,7 @@ def _shortest(task: Task) -> str | None:
 def render_report(data: ReportData) -> str:
     """The page as one HTML string."""
     tasks = data.tasks
-    groups = [*range(tasks.n_stages), *([HELD_OUT] if tasks.held_out else [])]
+    groups = tasks.groups
     members = {s: group_tasks(tasks, s) for s in groups}
     total = max(1, data.timeline[-1].last) if data.timeline else 1
     return (

@@ -27,6 +27,8 @@ MAX_OPERANDS = 5
 MAX_SUBGOALS = 3
 #: The tool token of each expression operator.
 OP_TOKENS = {"*": MUL, "+": ADD, "-": SUB}
+#: The stage (and evaluation group) of the tasks held out of training.
+HELD_OUT = -1
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,9 @@ class TaskSet:
             raise ValueError("a task set needs at least one stage, and every stage a task")
         self.tasks: tuple[Task, ...] = tuple(t for s in self.stages for t in s) + self.held_out
         self.width = max(t.n_operands for t in self.tasks)  # context columns
-        stage_of = [i for i, s in enumerate(self.stages) for _ in s] + [-1] * len(self.held_out)
+        stage_of = [i for i, s in enumerate(self.stages) for _ in s] + [HELD_OUT] * len(
+            self.held_out
+        )
         longest = max(len(t.postfix) for t in self.tasks)
         self._stage_of = torch.tensor(stage_of)
         self._n_operands = torch.tensor([t.n_operands for t in self.tasks])
@@ -153,6 +157,16 @@ class TaskSet:
         return len(self.stages)
 
     @property
+    def groups(self) -> list[int]:
+        """Evaluation groups: every stage, then ``-1`` for the held-out tasks when there are any."""
+        return [*range(self.n_stages), *([HELD_OUT] if self.held_out else [])]
+
+    @property
+    def stage_names(self) -> list[str]:
+        """``stage_name`` of every stage."""
+        return [self.stage_name(s) for s in range(self.n_stages)]
+
+    @property
     def n_trained(self) -> int:
         """Tasks in the curriculum (ids ``0..n_trained-1``); held-out ids follow."""
         return len(self.tasks) - len(self.held_out)
@@ -165,7 +179,7 @@ class TaskSet:
 
     def stage_tasks(self, stage: int) -> range:
         """Task ids of one stage (``-1``: the held-out tasks)."""
-        if stage == -1:
+        if stage == HELD_OUT:
             return range(self.n_trained, len(self.tasks))
         first = int(self._stage_first[stage])
         return range(first, first + len(self.stages[stage]))
@@ -177,7 +191,7 @@ class TaskSet:
 
     def stage_name(self, stage: int) -> str:
         """A stage's expression, or how many expressions it has (``-1``: the held-out ones)."""
-        tasks = self.held_out if stage == -1 else self.stages[stage]
+        tasks = self.held_out if stage == HELD_OUT else self.stages[stage]
         return tasks[0].expression if len(tasks) == 1 else f"{len(tasks)} expressions"
 
     def pick_tasks(
@@ -311,6 +325,7 @@ def stage_tensor(stage: int, size: int, device: torch.device | str = "cpu") -> t
 
 __all__ = [
     "BUILTIN",
+    "HELD_OUT",
     "MAX_OPERANDS",
     "MAX_SUBGOALS",
     "N_STAGES",

@@ -130,20 +130,18 @@ class TaskSet:
             raise ValueError("a task set needs at least one stage, and every stage a task")
         self.tasks: tuple[Task, ...] = tuple(t for s in self.stages for t in s) + self.held_out
         self.width = max(t.n_operands for t in self.tasks)  # context columns
-        stage_of = [i for i, s in enumerate(self.stages) for _ in s] + [HELD_OUT] * len(
-            self.held_out
-        )
-        longest = max(len(t.postfix) for t in self.tasks)
-        self._stage_of = torch.tensor(stage_of)
+        stage_of = [i for i, s in enumerate(self.stages) for _ in s]
+        self._stage_of = torch.tensor(stage_of + [HELD_OUT] * len(self.held_out))
         self._n_operands = torch.tensor([t.n_operands for t in self.tasks])
         self._length = torch.tensor([len(t.postfix) for t in self.tasks])
         self._n_subgoals = torch.tensor([ex.n_operators(t.tree) - 1 for t in self.tasks])
+        self.n_subgoals = max(1, int(self._n_subgoals.max()))  # subgoal columns
         # Postfix templates (T, L): an operand's column, or an operator's token, and which.
-        is_operand = [[isinstance(i, int) for i in t.postfix] for t in self.tasks]
+        longest = max(len(t.postfix) for t in self.tasks)
+        is_operand = [[int(isinstance(i, int)) for i in t.postfix] for t in self.tasks]
         code = [[i if isinstance(i, int) else OP_TOKENS[i] for i in t.postfix] for t in self.tasks]
-        self._is_operand = _pad([[int(b) for b in row] for row in is_operand], longest, 0).bool()
+        self._is_operand = _pad(is_operand, longest, 0).bool()
         self._code = _pad(code, longest, EOS)
-        self.n_subgoals = max(1, max(ex.n_operators(t.tree) - 1 for t in self.tasks))
         first = torch.tensor([0, *torch.tensor([len(s) for s in self.stages]).cumsum(0).tolist()])
         self._stage_first, self._stage_size = first[:-1], first[1:] - first[:-1]
 

@@ -125,9 +125,10 @@ def per_shape_table(variant: str, results: list[dict]) -> list[str]:
     for r in results:
         for expr, (k, n) in r["held_out"]["tasks"].items():
             per_shape.setdefault(expr, []).append(k / n)
+    episodes = statistics.median(n for r in results for _, n in r["held_out"]["tasks"].values())
     lines = [
         f"Held-out shapes, {variant}: accuracy per seed and its mean "
-        "(about 45 episodes per shape and seed)",
+        f"(about {episodes:.0f} episodes per shape and seed)",
         "",
         "| shape | shortest program | kind | per seed | mean |",
         "|---|---|---|---|---|",

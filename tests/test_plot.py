@@ -34,31 +34,12 @@ TINY = [
     "train.batch_size=64",
     "train.threads=1",
 ]
-#: Two stages (the first of two expressions) and a held-out expression, in task mode.
-CUSTOM = [
-    'task.curriculum=[["a*b", "a+b"], "a*b+c"]',
-    'task.held_out_expressions=["a-b"]',
-    "task.show_expression=true",
-    'model.encoder="gru"',
-    "train.max_updates=20",
-    "train.eval_every=10",
-    "train.eval_episodes=32",
-    "train.final_eval_episodes=50",
-    "train.threads=1",
-]
 
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("plot") / "run"
     train(load_config(overrides=TINY), out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def custom_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("plot") / "custom"
-    train(load_config(overrides=CUSTOM), out)
     return out
 
 

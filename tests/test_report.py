@@ -33,18 +33,6 @@ SMALL = [
     "train.threads=1",
 ]
 SEARCH = 400
-#: Two stages (the first of two expressions) and a held-out expression, in task mode.
-CUSTOM = [
-    'task.curriculum=[["a*b", "a+b"], "a*b+c"]',
-    'task.held_out_expressions=["a-b"]',
-    "task.show_expression=true",
-    'model.encoder="gru"',
-    "train.max_updates=20",
-    "train.eval_every=10",
-    "train.eval_episodes=32",
-    "train.final_eval_episodes=50",
-    "train.threads=1",
-]
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -68,13 +56,6 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def page(run_dir: Path) -> Path:
     out = run_dir.parent / "report.html"
     write_report(run_dir, out, search=SEARCH)
-    return out
-
-
-@pytest.fixture(scope="module")
-def custom_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("report") / "custom"
-    train(load_config(overrides=CUSTOM), out)
     return out
 
 

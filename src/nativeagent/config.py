@@ -20,6 +20,7 @@ import tomllib
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic.dataclasses import dataclass
 
+from nativeagent.expression import parse
 from nativeagent.fileio import atomic_write_bytes, atomic_write_json
 
 _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
@@ -81,8 +82,8 @@ class TaskConfig:
     """When 2 or more: instead of ``curriculum``, every expression over 2..N operands (each
     used once, in order) that the canonical machine can compute, one stage per operand count."""
     held_out: float = Field(0.0, ge=0.0, lt=1.0)
-    """Fraction of each stage's expression shapes held out of training (drawn with
-    ``split_seed``) and evaluated separately."""
+    """Fraction of the curriculum's expression shapes held out of training and evaluated
+    apart: drawn uniformly over all stages with ``split_seed``, never a stage's last one."""
     held_out_expressions: list[str] = field(default_factory=list)
     """Further expressions never trained on, evaluated with the held-out ones."""
     split_seed: int = Field(0, ge=0)
@@ -93,8 +94,6 @@ class TaskConfig:
 
     @model_validator(mode="after")
     def _parse(self) -> TaskConfig:
-        from nativeagent.expression import parse
-
         if not self.curriculum:
             raise ValueError("the curriculum needs at least one stage")
         for entry in self.curriculum:
@@ -254,10 +253,12 @@ class Config:
 
     @model_validator(mode="after")
     def _blocks_name_stages(self) -> Config:
+        if self.curriculum.kind != "blocks":
+            return self
         t = self.task
         n_stages = t.all_reachable - 1 if t.all_reachable else len(t.curriculum)
         for i, stage in enumerate(self.curriculum.blocks):
-            if self.curriculum.kind == "blocks" and stage >= n_stages:
+            if stage >= n_stages:
                 raise ValueError(
                     f"curriculum.blocks.{i}: stage {stage} does not exist; "
                     f"the task curriculum has stages 0..{n_stages - 1}"

@@ -77,17 +77,23 @@ def random_reachable(
     """``count`` distinct random expressions over ``n`` operands that the machine can compute.
 
     Draws trees with ``random_tree`` and keeps the reachable ones (rejection sampling); raises
-    ``ValueError`` when fewer than ``count`` exist.
+    ``ValueError`` when fewer than ``count`` exist (counted for up to 5 operands; beyond that,
+    when 1,000 draws per expression asked for did not find them).
     """
-    limit = len(all_reachable(n, max_steps, operators))
-    if count > limit:
+    _check_operands(n)
+    _check_operators(operators)
+    if n <= 5 and count > (limit := len(all_reachable(n, max_steps, operators))):
         raise ValueError(f"only {limit} reachable expressions over {n} operands, not {count}")
     found: dict[str, Task] = {}
-    while len(found) < count:
+    for _ in range(1000 * count):
+        if len(found) == count:
+            break
         tree = random_tree(n, generator, operators)
         text = to_text(tree)
         if text not in found and solve(tree, max_steps).reachable:
             found[text] = Task(text, tree)
+    if len(found) < count:
+        raise ValueError(f"found {len(found)} reachable expressions over {n} operands, not {count}")
     return list(found.values())
 
 

@@ -112,15 +112,14 @@ def evaluate(
     """
     tasks = build_task_set(cfg)
     groups = tasks.groups if held_out else list(range(tasks.n_stages))
-    stages = torch.tensor(groups, device=generator.device).repeat_interleave(episodes)
     # Tasks in turn within each group (stratified), so the mix of shapes adds no noise.
     task = torch.cat([tasks.in_turn(s, episodes) for s in groups]).to(generator.device)
     batch = tasks.sample_tasks(task, generator)
     ro = greedy_rollout(model, cfg, batch)
-    ratio = ro.alive.sum(1) / tasks.shortest_lengths.to(stages.device)[batch.task]  # (B,)
+    ratio = ro.alive.sum(1) / tasks.shortest_lengths.to(task.device)[batch.task]  # (B,)
     out = {}
     for s in groups:
-        rows = stages == s
+        rows = batch.stage == s
         k = int(ro.correct[rows].sum())
         solved = rows & ro.correct
         optimality = float(ratio[solved].mean()) if k else None

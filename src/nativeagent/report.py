@@ -26,7 +26,6 @@ from nativeagent.config import CONFIG_TOML, Config, ConfigError
 from nativeagent.evaluate import HELD_OUT, StageAccuracy
 from nativeagent.explain import Explanation, explain
 from nativeagent.plot import (
-    BUILTIN_NAMES,
     INSTALL_HINT,
     check_out_path,
     load_curves,
@@ -136,64 +135,35 @@ def _several(expressions: Sequence[str]) -> tuple[str, ...]:
     return tuple(expressions) if len(expressions) > 1 else ()
 
 
-def _held_out_row(result: dict[str, Any], mastery: float, expressions: list[str]) -> AccuracyRow:
-    """The held-out row of the final table from ``result.json``'s ``held_out`` entry."""
+def accuracy_rows(result: dict[str, Any], mastery: float, tasks: TaskSet) -> list[AccuracyRow]:
+    """The final accuracy table from ``result.json``: a row per stage of ``tasks``, then one for
+    the held-out tasks when the result has them."""
     try:
-        held = StageAccuracy.from_result(result, held_out=True)[HELD_OUT]
-    except (KeyError, TypeError, ValueError):
-        raise RunDirError(
-            "result.json has a held_out entry without accuracy, interval or episodes"
-        ) from None
-    task = expressions[0] if len(expressions) == 1 else f"{len(expressions)} expressions"
-    acc = held.accuracy
-    return AccuracyRow(
-        HELD_OUT,
-        task,
-        acc,
-        held.low,
-        held.high,
-        held.episodes,
-        acc >= mastery,
-        _several(expressions),
-    )
-
-
-def accuracy_rows(
-    result: dict[str, Any], mastery: float, tasks: TaskSet | None = None
-) -> list[AccuracyRow]:
-    """The final accuracy table from ``result.json``: a row per stage of ``tasks`` (default: the
-    built-in stages), then one for the held-out tasks when the result has them."""
-    if tasks is None:
-        stages = [[name] for name in BUILTIN_NAMES]
-        entry = result.get("held_out")
-        held = list(entry.get("tasks") or ()) if isinstance(entry, dict) else []
-    else:
-        stages = [[t.expression for t in s] for s in tasks.stages]
-        held = [t.expression for t in tasks.held_out]
-    try:
-        table = StageAccuracy.from_result(result)
+        table = StageAccuracy.from_result(result, held_out=True)
     except (KeyError, IndexError, TypeError, ValueError):
-        raise RunDirError("result.json has no accuracy or interval for every stage") from None
-    if len(table) != len(stages):
         raise RunDirError(
-            f"result.json has accuracy for {len(table)} stages, but the run has {len(stages)}"
+            "result.json has no accuracy or interval for every stage (or an incomplete held_out)"
+        ) from None
+    n_stages = len(table) - (HELD_OUT in table)
+    if n_stages != tasks.n_stages or (HELD_OUT in table and not tasks.held_out):
+        held = " and held-out tasks" if HELD_OUT in table else ""
+        raise RunDirError(
+            f"result.json has accuracy for {n_stages} stages{held}, but the run has "
+            f"{tasks.n_stages} stages and {len(tasks.held_out)} held-out tasks"
         )
-    rows = [
+    return [
         AccuracyRow(
             stage=s,
-            task=stages[s][0] if len(stages[s]) == 1 else f"{len(stages[s])} expressions",
-            accuracy=float(result["accuracy"][str(s)]),
+            task=tasks.stage_name(s),
+            accuracy=a.accuracy,
             low=a.low,
             high=a.high,
             episodes=a.episodes,
-            mastered=float(result["accuracy"][str(s)]) >= mastery,
-            expressions=_several(stages[s]),
+            mastered=a.accuracy >= mastery,
+            expressions=_several([t.expression for t in group_tasks(tasks, s)]),
         )
         for s, a in table.items()
     ]
-    if "held_out" in result:
-        rows.append(_held_out_row(result, mastery, held))
-    return rows
 
 
 def _segment_end(last: dict[str, Any], is_final: bool, mastery: float) -> str:

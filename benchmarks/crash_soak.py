@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from nativeagent.checkpoint import load_checkpoint
+from nativeagent.training.checkpoint import load_checkpoint
 
 SETTINGS = ["train.checkpoint_every=1", "train.threads=1"]
 

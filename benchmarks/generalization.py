@@ -109,7 +109,7 @@ def kind_of(expression: str) -> str:
     from nativeagent.tasks import OP_TOKENS, Task
 
     task = Task.parse(expression)
-    program = task.shortest_program or ()
+    program = task.shortest_program() or ()
     if STO in program or RCL in program:
         return "memory"
     ops = [OP_TOKENS[x] for x in task.postfix if isinstance(x, str)]
@@ -134,7 +134,7 @@ def per_shape_table(variant: str, results: list[dict]) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for expr, accs in sorted(per_shape.items(), key=lambda kv: -statistics.fmean(kv[1])):
-        program = " ".join(name(t) for t in Task.parse(expr).shortest_program or ())
+        program = " ".join(name(t) for t in Task.parse(expr).shortest_program() or ())
         seeds = " ".join(f"{a:.2f}" for a in accs)
         lines.append(
             f"| `{expr}` | {program} | {kind_of(expr)} | {seeds} | {statistics.fmean(accs):.2f} |"

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from nativeagent.config import load_config
-from nativeagent.train import train
+from nativeagent.training.train import train
 
 
 def main() -> None:

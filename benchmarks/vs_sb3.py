@@ -3,8 +3,8 @@
     python benchmarks/vs_sb3.py                      # seeds 0..2, 240 s budget per PPO run
     python benchmarks/vs_sb3.py --seeds 1 --budget-s 60
 
-nativeagent: ``nativeagent.train.train`` with the default config (mastery curriculum, stops when
-every stage is solved). MaskablePPO (MlpPolicy, sb3 defaults unless set below) trains on one
+nativeagent: ``training.train.train`` with the default config (mastery curriculum, stops when every
+stage is solved). MaskablePPO (MlpPolicy, sb3 defaults unless set below) trains on one
 ``ToolMachineEnv(stage=None)`` per worker, so every episode draws its stage uniformly; a callback
 measures greedy accuracy per stage every ``--eval-every`` steps and stops when all are >= 0.99
 (confirmed on 1,000 fresh episodes each), or when the time or step budget runs out. Both
@@ -30,7 +30,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from nativeagent.config import load_config
 from nativeagent.envs import ACTION_NAMES, ToolMachineEnv, ToolMachineVectorEnv, policy_accuracy
 from nativeagent.tasks import N_STAGES
-from nativeagent.train import train
+from nativeagent.training.train import train
 
 MASTERY = 0.99
 

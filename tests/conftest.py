@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from nativeagent.config import load_config
-from nativeagent.train import train
+from nativeagent.training.train import train
 
 #: Two stages (the first of two expressions) and a held-out expression, in task mode.
 TASK_MODE = [

@@ -13,7 +13,7 @@ import torch
 
 from nativeagent import cli, execute
 from nativeagent.config import load_config
-from nativeagent.train import train
+from nativeagent.training.train import train
 
 
 @pytest.fixture(scope="module")

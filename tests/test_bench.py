@@ -13,10 +13,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from nativeagent import bench
-from nativeagent.bench import Combination, Trial, bootstrap_ci, iqm, median, summarize
 from nativeagent.cli import app
 from nativeagent.config import ConfigError
+from nativeagent.experiments import bench
+from nativeagent.experiments.bench import Combination, Trial, summarize
+from nativeagent.stats import Statistic, bootstrap_ci, iqm, median
 
 TINY = (
     "train.max_updates=3",
@@ -106,7 +107,7 @@ def test_bootstrap_of_the_mean_has_the_normal_width() -> None:
 
 
 @pytest.mark.parametrize("stat", [median, iqm])
-def test_bootstrap_is_deterministic_and_contains_the_estimate(stat: bench.Statistic) -> None:
+def test_bootstrap_is_deterministic_and_contains_the_estimate(stat: Statistic) -> None:
     first = bootstrap_ci(SAMPLE, stat, seed=3)
     assert bootstrap_ci(SAMPLE, stat, seed=3) == first
     assert first[0] <= float(stat(SAMPLE)) <= first[1]
@@ -205,7 +206,7 @@ def test_real_runner_trains_into_the_run_directory(tmp_path: Path) -> None:
 def test_real_runner_records_a_diverged_run_as_unsolved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nativeagent import train as train_module
+    from nativeagent.training import train as train_module
 
     class Diverged(train_module.NonFiniteError):
         def __init__(self) -> None:  # whatever NonFiniteError's own arguments are
@@ -214,7 +215,7 @@ def test_real_runner_records_a_diverged_run_as_unsolved(
     def diverge(*args: Any, **kwargs: Any) -> dict[str, Any]:
         raise Diverged()
 
-    monkeypatch.setattr(train_module, "train", diverge)
+    monkeypatch.setattr(bench, "train", diverge)
     result = bench.train_runner(list(TINY), 0, tmp_path / "run")
     assert result == {"solved": False, "seed": 0, "error": "non-finite loss at update 7"}
 

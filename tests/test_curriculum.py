@@ -3,7 +3,7 @@
 import torch
 
 from nativeagent.config import CurriculumConfig
-from nativeagent.curriculum import Curriculum
+from nativeagent.tasks.curriculum import Curriculum
 
 
 def test_mastery_promotes_only_at_threshold_and_replays_earlier_stages() -> None:

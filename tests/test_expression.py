@@ -2,7 +2,7 @@
 
 import pytest
 
-from nativeagent.expression import (
+from nativeagent.tasks.expression import (
     BinOp,
     ExpressionError,
     Operand,
@@ -14,7 +14,7 @@ from nativeagent.expression import (
     subgoal_values,
     to_text,
 )
-from nativeagent.taskgen import all_trees
+from nativeagent.tasks.generate import all_trees
 
 a, b, c, d = (Operand(i) for i in range(4))
 

@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 from nativeagent.config import load_config
-from nativeagent.metrics_log import TENSORBOARD_DIR, MetricsLog
-from nativeagent.train import train
+from nativeagent.training.metrics_log import TENSORBOARD_DIR, MetricsLog
+from nativeagent.training.train import train
 
 
 def test_jsonl_and_tensorboard_scalars(tmp_path: Path) -> None:

@@ -8,9 +8,10 @@ import torch
 
 import nativeagent.algos.a2c as a2c_module
 from nativeagent import cli
-from nativeagent.checkpoint import load_checkpoint
+from nativeagent.cli.common import EXIT_NONFINITE
 from nativeagent.config import load_config
-from nativeagent.train import NonFiniteError, train
+from nativeagent.training.checkpoint import load_checkpoint
+from nativeagent.training.train import NonFiniteError, train
 
 OVERRIDES = ["train.max_updates=40", "train.checkpoint_every=5", "train.final_eval_episodes=10"]
 
@@ -70,7 +71,7 @@ def test_cli_exit_code_and_message(
     with pytest.raises(SystemExit) as info:
         cli.main()
     err = capsys.readouterr().err
-    assert info.value.code == cli.EXIT_NONFINITE == 3
+    assert info.value.code == EXIT_NONFINITE == 3
     assert "non-finite loss at update 7" in err and len(err.strip().splitlines()) == 1
     assert load_checkpoint(out)["update"] == 5
 
@@ -78,7 +79,7 @@ def test_cli_exit_code_and_message(
 def test_a_failed_write_is_one_line_and_keeps_the_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import nativeagent.checkpoint as checkpoint_module
+    import nativeagent.training.checkpoint as checkpoint_module
 
     real, calls = checkpoint_module.atomic_write_bytes, [0]
 

@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from nativeagent import plot
-from nativeagent.cli import app
-from nativeagent.config import load_config
-from nativeagent.plot import (
+from nativeagent.analysis import plot
+from nativeagent.analysis.plot import (
     common_grid,
     hold_linear,
     hold_step,
@@ -24,7 +22,9 @@ from nativeagent.plot import (
     plot_runs,
     stage_names,
 )
-from nativeagent.train import train
+from nativeagent.cli import app
+from nativeagent.config import load_config
+from nativeagent.training.train import train
 
 TINY = [
     "train.max_updates=20",
@@ -232,7 +232,7 @@ def test_missing_matplotlib_says_how_to_install(
 
 def test_core_package_does_not_import_matplotlib_or_jinja2() -> None:
     code = (
-        "import sys, nativeagent.cli, nativeagent.plot, nativeagent.report\n"
+        "import sys, nativeagent.cli, nativeagent.analysis.plot, nativeagent.analysis.report\n"
         "print(sorted(m for m in ('matplotlib', 'jinja2') if m in sys.modules))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

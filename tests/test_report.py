@@ -17,13 +17,19 @@ import matplotlib.image
 import pytest
 from typer.testing import CliRunner
 
+from nativeagent.analysis.report import (
+    build_report,
+    pick_examples,
+    render_report,
+    timeline,
+    write_report,
+)
 from nativeagent.cli import app
 from nativeagent.config import load_config
-from nativeagent.explain import Explanation
-from nativeagent.report import build_report, pick_examples, render_report, timeline, write_report
 from nativeagent.tasks import Task
 from nativeagent.tokens import name as token_name
-from nativeagent.train import train
+from nativeagent.training.explain import Explanation
+from nativeagent.training.train import train
 
 SMALL = [
     "train.max_updates=40",
@@ -95,7 +101,7 @@ def test_page_is_self_contained_and_complete(run_dir: Path, page: Path) -> None:
 
 def shortest(expression: str) -> str:
     """The solver's shortest program of ``expression`` as the page writes it."""
-    return " · ".join(token_name(t) for t in Task.parse(expression).shortest_program or ())
+    return " · ".join(token_name(t) for t in Task.parse(expression).shortest_program() or ())
 
 
 def test_a_custom_curriculum_shows_its_stages_held_out_row_and_examples(

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from nativeagent.checkpoint import load_checkpoint
 from nativeagent.config import load_config
-from nativeagent.train import train
+from nativeagent.training.checkpoint import load_checkpoint
+from nativeagent.training.train import train
 
 SMALL = [
     "train.seed=5",
@@ -90,7 +90,7 @@ class Killed(BaseException):
 def test_resume_after_a_kill_while_writing_a_checkpoint(
     reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import nativeagent.train as train_module
+    import nativeagent.training.train as train_module
 
     real_save, calls = train_module.save_checkpoint, []
 
@@ -117,7 +117,7 @@ def test_resume_of_a_focused_task_curriculum_is_exact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The tasks' failure rates steer sampling, so a resume must restore them too."""
-    import nativeagent.train as train_module
+    import nativeagent.training.train as train_module
 
     focused = [
         *SMALL,

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from nativeagent.machine import execute, make_machine
+from nativeagent import execute
+from nativeagent.machine import make_machine
 from nativeagent.models import GRUActorCritic
 from nativeagent.rollout import rollout
 from nativeagent.tasks import STAGES, sample_batch

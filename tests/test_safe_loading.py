@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from nativeagent import cli
-from nativeagent.checkpoint import RunDirError, load_checkpoint, load_policy
 from nativeagent.config import load_config
-from nativeagent.train import TrainState, resume_config, train
+from nativeagent.training.checkpoint import RunDirError, load_checkpoint, load_policy
+from nativeagent.training.train import TrainState, resume_config, train
 
 
 class Payload:

@@ -22,10 +22,10 @@ import pytest
 import ray
 from typer.testing import CliRunner
 
-from nativeagent import sweep
 from nativeagent.config import from_dict
-from nativeagent.sweep import SweepError, parse_sweep, read_sweep
-from nativeagent.train import train
+from nativeagent.experiments import sweep
+from nativeagent.experiments.sweep import SweepError, parse_sweep, read_sweep
+from nativeagent.training.train import train
 
 TINY = [
     "train.max_updates=5",
@@ -272,7 +272,8 @@ def test_a_finished_trial_is_not_trained_again(tmp_path: Path) -> None:
 def test_a_diverged_trial_counts_as_unsolved_and_is_not_retried(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nativeagent import train as train_module
+    from nativeagent.experiments.sweep import run as sweep_run
+    from nativeagent.training import train as train_module
 
     calls: list[Path] = []
 
@@ -280,7 +281,7 @@ def test_a_diverged_trial_counts_as_unsolved_and_is_not_retried(
         calls.append(out_dir)
         raise train_module.NonFiniteError("loss", float("nan"), 1.0, 4, out_dir)
 
-    monkeypatch.setattr(train_module, "train", diverge)
+    monkeypatch.setattr(sweep_run, "train", diverge)
     (spec,) = read_sweep(write(tmp_path / "d.toml", "[sweep]\nseeds = [4]\n")).specs(tmp_path)
     result = sweep.run_trial(spec)
     assert result["solved"] is False and result["seed"] == 4

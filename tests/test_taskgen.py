@@ -1,21 +1,16 @@
 """Task sets: enumeration, random reachable expressions, held-out splits, configs that fail."""
 
+import random
 import re
 
 import pytest
-import torch
 
+from nativeagent.build import build_task_set
 from nativeagent.config import ConfigError, from_dict, load_config, parse_override
-from nativeagent.expression import n_operands, n_operators, operands
-from nativeagent.solver import solve
-from nativeagent.taskgen import (
-    all_reachable,
-    all_trees,
-    build_task_set,
-    random_reachable,
-    random_tree,
-    split_held_out,
-)
+from nativeagent.tasks.expression import n_operands, n_operators, operands
+from nativeagent.tasks.generate import all_reachable, all_trees, random_reachable, random_tree
+from nativeagent.tasks.solver import solve
+from nativeagent.tasks.split import split_held_out
 
 
 def test_tree_counts_are_catalan_times_operator_choices() -> None:
@@ -34,31 +29,31 @@ def test_all_reachable_is_exactly_the_solvable_trees() -> None:
 
 
 def test_random_trees_read_operands_once_in_order_and_vary() -> None:
-    gen = torch.Generator().manual_seed(0)
+    gen = random.Random(0)
     trees = [random_tree(4, gen) for _ in range(300)]
     assert all(operands(t) == [0, 1, 2, 3] and n_operators(t) == 3 for t in trees)
     assert len(set(trees)) > 60  # 135 possible trees
 
 
 def test_random_reachable_is_seeded_distinct_and_reachable() -> None:
-    first = random_reachable(4, 10, torch.Generator().manual_seed(5))
-    again = random_reachable(4, 10, torch.Generator().manual_seed(5))
-    other = random_reachable(4, 10, torch.Generator().manual_seed(6))
+    first = random_reachable(4, 10, random.Random(5))
+    again = random_reachable(4, 10, random.Random(5))
+    other = random_reachable(4, 10, random.Random(6))
     assert [t.expression for t in first] == [t.expression for t in again]
     assert [t.expression for t in first] != [t.expression for t in other]
     assert len({t.shape for t in first}) == 10
     assert all(solve(t.tree).reachable and n_operands(t.tree) == 4 for t in first)
-    only_add = random_reachable(3, 2, torch.Generator().manual_seed(0), operators="+")
+    only_add = random_reachable(3, 2, random.Random(0), operators="+")
     assert {t.expression for t in only_add} == {"a+b+c", "a+(b+c)"}
 
 
 def test_random_reachable_refuses_impossible_requests() -> None:
     with pytest.raises(ValueError, match="only 3 reachable"):
-        random_reachable(2, 4, torch.Generator())
+        random_reachable(2, 4, random.Random())
     with pytest.raises(ValueError, match="operators"):
-        random_reachable(3, 1, torch.Generator(), operators="/")
+        random_reachable(3, 1, random.Random(), operators="/")
     with pytest.raises(ValueError, match=r"2\.\.8 operands"):
-        random_reachable(1, 1, torch.Generator())
+        random_reachable(1, 1, random.Random())
 
 
 def test_held_out_split_is_seeded_disjoint_and_keeps_every_stage() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nativeagent.taskgen import all_reachable
 from nativeagent.tasks import (
     BUILTIN,
     MAX_OPERANDS,
@@ -19,6 +18,7 @@ from nativeagent.tasks import (
     sample_batch,
     stage_tensor,
 )
+from nativeagent.tasks.generate import all_reachable
 from nativeagent.tokens import ADD, ANS, EOS, MUL, RCL, STO, SUB
 
 
@@ -27,9 +27,9 @@ def test_stage_table() -> None:
     assert [stage[0] for stage in BUILTIN.stages] == list(STAGES) and not BUILTIN.held_out
     assert [s.n_operands for s in STAGES] == [3, 4, 5]
     assert [s.expression for s in STAGES] == ["a*b+c", "(a*b+c)-d", "(a*b+c)-(d*e)"]
-    assert STAGES[0].shortest_program == (MUL, ADD, ANS)
-    assert STAGES[1].shortest_program == (MUL, ADD, SUB, ANS)
-    assert STAGES[2].shortest_program == (MUL, ADD, STO, MUL, RCL, SUB, ANS)
+    assert STAGES[0].shortest_program() == (MUL, ADD, ANS)
+    assert STAGES[1].shortest_program() == (MUL, ADD, SUB, ANS)
+    assert STAGES[2].shortest_program() == (MUL, ADD, STO, MUL, RCL, SUB, ANS)
     assert (MAX_OPERANDS, MAX_SUBGOALS) == (5, 3)
 
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import torch
 
-from nativeagent.checkpoint import load_checkpoint, load_policy
 from nativeagent.config import load_config
-from nativeagent.evaluate import evaluate
-from nativeagent.train import Generators, train
+from nativeagent.training.checkpoint import load_checkpoint, load_policy
+from nativeagent.training.evaluate import evaluate
+from nativeagent.training.train import Generators, train
 
 STAGE0 = [
     "curriculum.kind=blocks",

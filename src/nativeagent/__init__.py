@@ -1,14 +1,23 @@
-"""nativeagent: train model-native agents that learn tool use by reinforcement learning."""
+"""nativeagent: train model-native agents that learn tool use by reinforcement learning.
+
+``execute`` is imported on first use (it needs torch), so that ``import nativeagent`` (and the
+command line's start-up) stays cheap. When Gymnasium is installed, importing the package
+registers the Gym environments (``nativeagent.envs.ENV_ID``) as soon as Gymnasium is loaded.
+"""
 
 from importlib.util import find_spec
 
 from nativeagent import tokens
-from nativeagent.machine import Outcome, execute
+from nativeagent._lazy import lazy_exports
+from nativeagent.machine.outcome import Outcome
 
 __version__ = "0.1.0"
+
+__getattr__, __dir__ = lazy_exports(__name__, {"execute": "tasks.execution"})
+
 __all__ = ["Outcome", "__version__", "execute", "tokens"]
 
 if find_spec("gymnasium") is not None:  # the optional extra nativeagent[gym]
-    from nativeagent.envs import register_envs
+    from nativeagent.envs.registration import register_when_gymnasium_loads
 
-    register_envs()
+    register_when_gymnasium_loads()

@@ -20,29 +20,30 @@ import tomllib
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic.dataclasses import dataclass
 
-from nativeagent.expression import parse
+from nativeagent.errors import PRESETS, ConfigError
 from nativeagent.fileio import atomic_write_bytes, atomic_write_json
+from nativeagent.machine.tools import default_max_steps
+from nativeagent.tasks.expression import parse
+from nativeagent.tasks.generate import TaskSpecError, curriculum_stages
 
 _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
-PRESETS = ("default", "tutorial", "generalization")
-
-
-class ConfigError(ValueError):
-    """A configuration problem, with a message that names the offending key."""
 
 
 @dataclass(config=_STRICT)
 class MachineConfig:
     """Which tool machine runs the programs and how it rewards them."""
 
-    name: Literal["canonical", "seed-legacy"] = "canonical"
-    """``canonical`` (SPEC §2) or the tutorial's reward function ``seed-legacy`` (SPEC §4)."""
-    max_steps: int = Field(8, ge=1, le=64)
-    """Steps before an episode without ANS ends unsolved (canonical 8; the tutorial's is 7)."""
+    name: Literal["canonical", "extended", "seed-legacy"] = "canonical"
+    """A tool profile, ``canonical`` or ``extended`` (LOAD and a second memory cell), or the
+    tutorial's reward function ``seed-legacy``; see docs/machine.md."""
+    max_steps: int | None = Field(None, ge=1, le=64)
+    """Steps before an episode without ANS ends unsolved; unset: the machine's own limit
+    (canonical 8, extended 12, seed-legacy 7)."""
     partial_reward: float = Field(0.0, ge=0.0)
-    """Shaping: reward at ANS for answering a subgoal value (canonical machine only)."""
+    """Shaping: reward at ANS for answering a subgoal value (tool profiles only)."""
     process_reward: float = Field(0.0, ge=0.0)
-    """Shaping: reward for a tool call that first produces a subgoal value (canonical only)."""
+    """Shaping: reward for an operator call that first produces a subgoal value (tool profiles
+    only)."""
 
 
 @dataclass(config=_STRICT)
@@ -80,7 +81,7 @@ class TaskConfig:
     ``* + -`` and parentheses, or a list of expressions trained together as one stage."""
     all_reachable: int = Field(0, ge=0, le=5)
     """When 2 or more: instead of ``curriculum``, every expression over 2..N operands (each
-    used once, in order) that the canonical machine can compute, one stage per operand count."""
+    used once, in order) that the machine can compute, one stage per operand count."""
     held_out: float = Field(0.0, ge=0.0, lt=1.0)
     """Fraction of the curriculum's expression shapes held out of training and evaluated
     apart: drawn uniformly over all stages with ``split_seed``, never a stage's last one."""
@@ -272,6 +273,18 @@ class Config:
         return self
 
     @model_validator(mode="after")
+    def _fill_max_steps(self) -> Config:
+        if self.machine.max_steps is None:
+            self.machine.max_steps = default_max_steps(self.machine.name)
+        return self
+
+    @property
+    def max_steps(self) -> int:
+        """The step limit in effect (``machine.max_steps``, filled in on validation)."""
+        assert self.machine.max_steps is not None
+        return self.machine.max_steps
+
+    @model_validator(mode="after")
     def _fill_tuned(self) -> Config:
         lr, entropy = TUNED[(self.algo.name, self.model.kind)]
         if self.algo.lr is None:
@@ -358,18 +371,28 @@ def parse_override(text: str) -> dict[str, Any]:
     return out
 
 
+def check_tasks(cfg: Config) -> None:
+    """``ConfigError`` naming the key when some task expression cannot be computed on the
+    machine within ``machine.max_steps`` tools (no policy could master it)."""
+    t = cfg.task
+    try:
+        curriculum_stages(
+            t.curriculum, t.all_reachable, t.held_out_expressions, cfg.machine.name, cfg.max_steps
+        )
+    except TaskSpecError as err:
+        raise ConfigError(str(err)) from None
+
+
 def load_config(
     path: Path | None = None, preset: str = "default", overrides: list[str] | None = None
 ) -> Config:
     """Preset, then the TOML file at ``path``, then ``key=value`` overrides; validated, down to
     every task expression being computable on the machine (``ConfigError`` names the key)."""
-    from nativeagent.taskgen import build_task_set
-
     data = preset_dict(preset)
     if path is not None:
         data = _merge(data, _read_toml(path))
     for text in overrides or []:
         data = _merge(data, parse_override(text))
     cfg = from_dict(data)
-    build_task_set(cfg)
+    check_tasks(cfg)
     return cfg

@@ -14,7 +14,7 @@ import torch
 
 from nativeagent.machine.base import BatchedMachine
 from nativeagent.models import Policy
-from nativeagent.tasks import Batch
+from nativeagent.tasks.taskset import Batch
 
 _MASKED = -1e9  # a logit that gives probability exactly 0 without inf * 0 in the entropy
 

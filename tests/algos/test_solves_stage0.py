@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from nativeagent.config import load_config
-from nativeagent.train import train
+from nativeagent.training.train import train
 
 STAGE0 = [
     "curriculum.kind=blocks",

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
+from helpers import canonical_legal
 
 import nativeagent
 from nativeagent import execute
 from nativeagent.envs import ACTION_NAMES, ACTION_TOKENS, ENV_ID, ToolMachineEnv
 from nativeagent.machine import make_machine
-from nativeagent.machine.reference import canonical_legal
 from nativeagent.tasks import STAGES, make_batch
 from nativeagent.tokens import ADD, ANS, EOS, MUL, RCL, STO, SUB, TOOLS
 
@@ -81,7 +81,7 @@ def test_shortest_program_earns_reward_one_and_is_correct(stage: int) -> None:
     env.reset(seed=stage)
     for _ in range(50):
         _, info = env.reset()
-        program = STAGES[stage].shortest_program
+        program = STAGES[stage].shortest_program()
         rewards = []
         for t, tok in enumerate(program):
             assert info["action_mask"][action(tok)], f"step {t}: {tok} masked"
@@ -274,7 +274,7 @@ def test_render_ansi_returns_the_trace_so_far() -> None:
     env = gymnasium.make(ENV_ID, stage=2, render_mode="ansi")
     env.reset(options={"context": [4, 2, 7, 3, 5]})
     assert env.render() == "stage=2 ctx=[4 2 7 3 5] target=0 | (no steps yet)"
-    for tok in STAGES[2].shortest_program:
+    for tok in STAGES[2].shortest_program():
         env.step(action(tok))
     assert env.render() == (
         "stage=2 ctx=[4 2 7 3 5] target=0 | MUL acc=8 · ADD acc=15 · STO mem=15 · MUL acc=15"
@@ -308,7 +308,7 @@ def test_bad_action_is_refused() -> None:
         ({"max_steps": 0}, ValueError, "max_steps must be a positive int"),
         ({"partial_reward": -1.0}, ValueError, "partial_reward must be"),
         ({"process_reward": float("nan")}, ValueError, "process_reward must be"),
-        ({"machine": "seed-legacy", "process_reward": 0.1}, ValueError, "canonical machine only"),
+        ({"machine": "seed-legacy", "process_reward": 0.1}, ValueError, "tool profiles only"),
         ({"render_mode": "rgb_array"}, TypeError, "render_mode must be None or 'ansi'"),
         ({"stages": 1}, TypeError, "unexpected keyword argument 'stages'"),
     ],

@@ -139,7 +139,7 @@ def test_same_seed_same_run() -> None:
 
 @pytest.mark.parametrize("stage", [0, 1, 2])
 def test_policy_accuracy(stage: int) -> None:
-    program = [TOOLS.index(t) for t in STAGES[stage].shortest_program]
+    program = [TOOLS.index(t) for t in STAGES[stage].shortest_program()]
 
     def shortest(obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         steps = obs[:, 53:].reshape(len(obs), -1, 6).any(2).sum(1)

@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 
 from nativeagent import execute
 from nativeagent.machine import (
+    CANONICAL,
     MACHINES,
     BatchedMachine,
-    CanonicalMachine,
     LegacyMachine,
     Shaping,
+    ToolMachine,
     make_machine,
+    profile,
 )
 from nativeagent.tasks import STAGES, make_batch, sample_batch
 from nativeagent.tokens import ADD, ANS, EOS, MUL, TOOLS, VOCAB_SIZE, parse_token
@@ -68,7 +70,7 @@ def test_canonical_on_closed_loop_rollouts() -> None:
     gen = torch.Generator().manual_seed(2)
     size = 3000
     batch = sample_batch(torch.randint(0, 3, (size,), generator=gen), gen)
-    machine = CanonicalMachine()
+    machine = ToolMachine(CANONICAL)
     machine.reset(batch)
     actions = []
     reward = torch.zeros(LENGTH, size)
@@ -197,7 +199,7 @@ def test_shaping_is_not_success() -> None:
     program = [MUL, ADD, ANS]
     totals, answers = [], []
     for shaping in (Shaping(), Shaping(partial=Q, process=P)):
-        machine = CanonicalMachine(shaping=shaping)
+        machine = ToolMachine(CANONICAL, shaping=shaping)
         machine.reset(batch)
         total = torch.zeros(500)
         for tok in program:
@@ -217,12 +219,12 @@ def test_shaping_is_not_success() -> None:
 
 def test_make_machine() -> None:
     canonical, legacy = make_machine("canonical"), make_machine("seed-legacy")
-    assert isinstance(canonical, CanonicalMachine) and canonical.max_steps == 8
+    assert isinstance(canonical, ToolMachine) and canonical.max_steps == 8
     assert isinstance(legacy, LegacyMachine) and legacy.max_steps == 7
     assert canonical.shaping == Shaping(partial=0.0, process=0.0)
     shaping = Shaping(partial=0.1, process=0.2)
     shaped = make_machine("canonical", max_steps=3, shaping=shaping)
-    assert isinstance(shaped, CanonicalMachine)
+    assert isinstance(shaped, ToolMachine)
     assert (shaped.max_steps, shaped.shaping) == (3, shaping)
     with pytest.raises(ValueError, match="unknown machine"):
         make_machine("legacy")
@@ -234,4 +236,4 @@ def test_make_machine() -> None:
     for name in MACHINES:
         machine = make_machine(name)
         machine.reset(batch)
-        assert machine.legal().shape == (1, VOCAB_SIZE)
+        assert machine.legal().shape == (1, profile(name).vocab_size)

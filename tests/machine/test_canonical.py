@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 import pytest
 import torch
 from batch_runner import Episode, pad, run_batched
+from helpers import canonical_legal
 
 from nativeagent import execute
-from nativeagent.machine import CanonicalMachine, Outcome, make_machine
-from nativeagent.machine.reference import canonical_legal
+from nativeagent.machine import CANONICAL, Outcome, ToolMachine, make_machine
 from nativeagent.tasks import STAGES, make_batch, sample_batch, stage_tensor
 from nativeagent.tokens import (
     ADD,
@@ -267,7 +267,7 @@ def test_tools_do_not_depend_on_the_stage() -> None:
 
 
 def test_spec_explain_example_trace() -> None:
-    out = execute(STAGES[2].shortest_program, [4, 2, 7, 3, 5], 2)
+    out = execute(STAGES[2].shortest_program(), [4, 2, 7, 3, 5], 2)
     want = "MUL acc=8 · ADD acc=15 · STO mem=15 · MUL acc=15 · RCL · SUB acc=0 · ANS ✓"
     assert out.format_trace() == want
     assert (out.answer, out.correct, out.reward, out.steps) == (0, True, 1.0, 7)
@@ -343,12 +343,12 @@ def test_batched_steps_and_done_step_by_step() -> None:
 def test_max_steps_of_the_batched_machine() -> None:
     program = [MUL, STO, MUL, RCL, ADD, RCL, SUB, ANS]
     for max_steps, answered in [(8, True), (7, False), (9, True)]:
-        machine = CanonicalMachine(max_steps=max_steps)
+        machine = ToolMachine(CANONICAL, max_steps=max_steps)
         run_batched(machine, [(1, X1, program)], length=10)
         assert bool(machine.answered[0]) == answered
         assert int(machine.steps[0]) == min(8, max_steps)
     with pytest.raises(ValueError, match="max_steps"):
-        CanonicalMachine(max_steps=0)
+        ToolMachine(CANONICAL, max_steps=0)
 
 
 # --- legal() against the reference legality, state by state --------------------------------
@@ -389,7 +389,7 @@ def test_legal_mask_matches_reference_along_random_walks() -> None:
     gen = torch.Generator().manual_seed(11)
     size = 1000
     batch = sample_batch(torch.arange(size) % 3, gen)
-    machine = CanonicalMachine()
+    machine = ToolMachine(CANONICAL)
     machine.reset(batch)
     contexts = [batch.context[i, : int(batch.n_operands[i])].tolist() for i in range(size)]
     states = [State() for _ in range(size)]
@@ -446,7 +446,7 @@ def test_legal_mask_matches_reference_along_random_walks() -> None:
 def test_shortest_programs_solve_1000_contexts(stage: int) -> None:
     gen = torch.Generator().manual_seed(1000 + stage)
     batch = sample_batch(stage_tensor(stage, 1000), gen)
-    program = list(STAGES[stage].shortest_program)
+    program = list(STAGES[stage].shortest_program())
     n = STAGES[stage].n_operands
     contexts = [batch.context[i, :n].tolist() for i in range(len(batch))]
     for x in contexts:

@@ -97,7 +97,10 @@ GOOD: dict[str, object] = {"program": [MUL, ADD, ANS], "context": [4, 2, 7], "st
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        ({"machine": "legacy"}, "unknown machine 'legacy'; choose one of canonical, seed-legacy"),
+        (
+            {"machine": "legacy"},
+            "unknown machine 'legacy'; choose one of canonical, extended, seed-legacy",
+        ),
         ({"machine": None}, "unknown machine"),
         ({"stage": 3}, r"stage must be 0\.\.2, got 3"),
         ({"stage": -1}, r"stage must be 0\.\.2, got -1"),

@@ -8,9 +8,9 @@ from functools import cache
 
 import pytest
 import torch
+from helpers import canonical_legal
 
 from nativeagent import execute
-from nativeagent.machine.reference import canonical_legal
 from nativeagent.tasks import STAGES, sample_batch, stage_tensor
 from nativeagent.tokens import ADD, ANS, MUL, OPS, RCL, STO, SUB, TOOLS, name
 
@@ -93,7 +93,7 @@ def test_search_finds_every_answering_program(stage: int) -> None:
 
 @pytest.mark.parametrize("stage", [0, 1, 2])
 def test_spec_program_is_the_unique_shortest(stage: int) -> None:
-    spec = STAGES[stage].shortest_program
+    spec = STAGES[stage].shortest_program()
     assert len(spec) == [3, 4, 7][stage]
     contexts = context_set(stage)
     candidates = answering_programs(STAGES[stage].n_operands, 7)
@@ -120,4 +120,4 @@ def test_stage2_needs_sto_and_rcl() -> None:
     solved = [p for p in without if correct_everywhere(p, 2, contexts)]
     assert solved == [], [" ".join(name(t) for t in p) for p in solved]
     # while with both there are solutions, the shortest among them the spec's program
-    assert correct_everywhere(STAGES[2].shortest_program, 2, contexts)
+    assert correct_everywhere(STAGES[2].shortest_program(), 2, contexts)

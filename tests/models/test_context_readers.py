@@ -4,7 +4,7 @@ do not; in task mode nothing but the expression says which task it is."""
 import pytest
 import torch
 
-from nativeagent.machine import CanonicalMachine
+from nativeagent.machine import CANONICAL, ToolMachine
 from nativeagent.models import make_model
 from nativeagent.rollout import replay, rollout
 from nativeagent.tasks import Task, TaskSet
@@ -60,7 +60,7 @@ def test_replay_reproduces_a_task_mode_rollout(kind: str, encoder: str) -> None:
     tasks, _ = _batch(show=True)
     gen = torch.Generator().manual_seed(3)
     batch = tasks.sample(torch.zeros(64, dtype=torch.long), gen)
-    ro = rollout(model, CanonicalMachine(), batch, 8, gen)
+    ro = rollout(model, ToolMachine(CANONICAL), batch, 8, gen)
     lp, _, value = replay(model, batch, ro.actions, ro.legal)
     assert torch.allclose(lp[ro.alive], ro.log_prob[ro.alive], atol=1e-5)
     assert torch.allclose(value[ro.alive], ro.value[ro.alive], atol=1e-5)

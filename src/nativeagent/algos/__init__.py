@@ -14,9 +14,8 @@ from nativeagent.algos.a2c import A2C, A2CLossWeights
 from nativeagent.algos.common import NonFiniteError
 from nativeagent.algos.grpo import GRPO, GRPOSettings
 from nativeagent.algos.ppo import PPO, PPOSettings
-from nativeagent.config import Config
 from nativeagent.rollout import Rollout
-from nativeagent.tasks import Batch
+from nativeagent.tasks.taskset import Batch
 
 ALGORITHMS = ("a2c", "ppo", "grpo")
 
@@ -44,33 +43,14 @@ class Algorithm(Protocol):
         ...
 
 
-def make_algorithm(cfg: Config) -> Algorithm:
-    """The algorithm named by ``cfg.algo.name``, with its settings from ``cfg``."""
-    a = cfg.algo
-    if a.name == "a2c":
-        weights = A2CLossWeights(
-            a.value_coef, a.entropy_coef, a.gamma, a.gae_lambda, a.normalize_advantages
-        )
-        return A2C(weights, a.max_grad_norm)
-    if a.name == "ppo":
-        p = cfg.ppo
-        return PPO(
-            PPOSettings(
-                p.epochs,
-                p.minibatches,
-                p.clip_coef,
-                p.clip_value,
-                p.value_clip_coef,
-                p.normalize_advantages,
-                a.value_coef,
-                a.entropy_coef,
-                a.gamma,
-                p.gae_lambda,
-                a.max_grad_norm,
-            )
-        )
-    g = cfg.grpo
-    return GRPO(GRPOSettings(g.group_size, g.epochs, g.clip_coef, a.entropy_coef, a.max_grad_norm))
-
-
-__all__ = ["ALGORITHMS", "Algorithm", "NonFiniteError", "make_algorithm"]
+__all__ = [
+    "A2C",
+    "ALGORITHMS",
+    "GRPO",
+    "PPO",
+    "A2CLossWeights",
+    "Algorithm",
+    "GRPOSettings",
+    "NonFiniteError",
+    "PPOSettings",
+]

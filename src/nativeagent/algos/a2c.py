@@ -9,7 +9,7 @@ import torch
 
 from nativeagent.algos.common import OneEpisodePerContext, guarded_step, masked_mean
 from nativeagent.rollout import Rollout
-from nativeagent.tasks import Batch
+from nativeagent.tasks.taskset import Batch
 
 
 @dataclass(frozen=True)

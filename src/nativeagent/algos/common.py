@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from nativeagent.tasks import Batch
+from nativeagent.tasks.taskset import Batch
 
 
 class NonFiniteError(RuntimeError):

@@ -15,7 +15,7 @@ import torch
 from nativeagent.algos.common import MetricMeans, guarded_step, masked_mean
 from nativeagent.algos.ppo import clipped_policy_loss
 from nativeagent.rollout import Rollout, replay
-from nativeagent.tasks import Batch
+from nativeagent.tasks.taskset import Batch
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import torch
 from nativeagent.algos.a2c import advantages_and_returns, normalize
 from nativeagent.algos.common import MetricMeans, OneEpisodePerContext, guarded_step, masked_mean
 from nativeagent.rollout import Rollout, replay
-from nativeagent.tasks import Batch
+from nativeagent.tasks.taskset import Batch
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,21 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from nativeagent.machine import BatchedMachine, Shaping, check_machine, execute, make_machine
-from nativeagent.tasks import MAX_OPERANDS, N_STAGES, STAGES, Batch, check_stage, make_batch
-from nativeagent.tokens import EOS, TOOLS, name
+from nativeagent.machine.base import BatchedMachine
+from nativeagent.machine.batched import Shaping
+from nativeagent.machine.machines import make_machine
+from nativeagent.machine.tools import CANONICAL, LEGACY, Profile, check_machine, profile
+from nativeagent.tasks.execution import execute
+from nativeagent.tasks.task import N_STAGES, STAGES, check_stage
+from nativeagent.tasks.taskset import MAX_OPERANDS, Batch, make_batch
+from nativeagent.tokens import EOS
 
-#: Action ``i`` is the tool token ``ACTION_TOKENS[i]`` (the order of ``tokens.TOOLS``).
-ACTION_TOKENS: np.ndarray = np.array(TOOLS, dtype=np.int64)
-#: Names of the six actions: ``('MUL', 'ADD', 'SUB', 'ANS', 'STO', 'RCL')``.
-ACTION_NAMES: tuple[str, ...] = tuple(name(t) for t in TOOLS)
-N_ACTIONS = len(TOOLS)
+#: The canonical machine's actions: action ``i`` is the tool token ``ACTION_TOKENS[i]``, in the
+#: tool table's order. Each environment has its own ``action_tokens`` (``extended``: nine).
+ACTION_TOKENS: np.ndarray = np.array(CANONICAL.tokens, dtype=np.int64)
+#: Names of the six canonical actions: ``('MUL', 'ADD', 'SUB', 'ANS', 'STO', 'RCL')``.
+ACTION_NAMES: tuple[str, ...] = tuple(t.name for t in CANONICAL.tools)
+N_ACTIONS = len(ACTION_TOKENS)
 N_DIGITS = 10
 RENDER_MODES = ("ansi",)
 
@@ -43,9 +49,28 @@ class EnvSettings:
         return make_machine(self.machine, self.max_steps, self.shaping)
 
     @property
+    def profile(self) -> Profile:
+        """The tool table the actions come from (``seed-legacy`` uses the canonical tools)."""
+        return profile(self.machine)
+
+    @property
+    def action_tokens(self) -> np.ndarray:
+        """Action ``i`` is tool token ``action_tokens[i]`` (the profile's table order)."""
+        return np.array(self.profile.tokens, dtype=np.int64)
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        """The actions' tool names."""
+        return tuple(t.name for t in self.profile.tools)
+
+    @property
+    def n_actions(self) -> int:
+        return len(self.profile.tools)
+
+    @property
     def obs_size(self) -> int:
         """Length of the flat observation: stage, context digits, tools used so far."""
-        return N_STAGES + MAX_OPERANDS * N_DIGITS + self.max_steps * N_ACTIONS
+        return N_STAGES + MAX_OPERANDS * N_DIGITS + self.max_steps * self.n_actions
 
     def observation_space(self) -> spaces.Box:
         """The single-episode observation space."""
@@ -76,8 +101,8 @@ def check_settings(
         _check_reward("partial_reward", partial_reward),
         _check_reward("process_reward", process_reward),
     )
-    if machine == "seed-legacy" and shaping != Shaping():
-        raise ValueError("partial_reward and process_reward apply to the canonical machine only")
+    if machine == LEGACY and shaping != Shaping():
+        raise ValueError("partial_reward and process_reward apply to the tool profiles only")
     if render_mode is not None and render_mode not in RENDER_MODES:
         # TypeError, not ValueError: SB3's make_vec_env passes render_mode="rgb_array" to
         # gymnasium.make and retries without it only on a TypeError.
@@ -96,30 +121,34 @@ def sample_episodes(rng: np.random.Generator, stage: int | None, size: int) -> B
     return make_batch(torch.from_numpy(digits), torch.from_numpy(stages))
 
 
-def encode(stage: np.ndarray, context: np.ndarray, history: np.ndarray) -> np.ndarray:
+def encode(
+    stage: np.ndarray, context: np.ndarray, history: np.ndarray, n_actions: int = N_ACTIONS
+) -> np.ndarray:
     """One-hot observations ``(B, D)`` float32 of stages ``(B,)``, ``[EOS]``-padded contexts
     ``(B, MAX_OPERANDS)`` and action histories ``(B, T)`` (``-1`` for steps not taken yet)."""
     size, max_steps = history.shape
-    obs = np.zeros((size, N_STAGES + MAX_OPERANDS * N_DIGITS + max_steps * N_ACTIONS), np.float32)
+    obs = np.zeros((size, N_STAGES + MAX_OPERANDS * N_DIGITS + max_steps * n_actions), np.float32)
     obs[np.arange(size), stage] = 1.0
     rows, cols = np.nonzero(context != EOS)
     obs[rows, N_STAGES + cols * N_DIGITS + context[rows, cols]] = 1.0
     rows, steps = np.nonzero(history >= 0)
     base = N_STAGES + MAX_OPERANDS * N_DIGITS
-    obs[rows, base + steps * N_ACTIONS + history[rows, steps]] = 1.0
+    obs[rows, base + steps * n_actions + history[rows, steps]] = 1.0
     return obs
 
 
-def action_mask(machine: BatchedMachine) -> np.ndarray:
-    """``(B, N_ACTIONS)`` bool: which of the six tools each episode may use now."""
-    return machine.legal()[:, torch.from_numpy(ACTION_TOKENS)].numpy().copy()
+def action_mask(machine: BatchedMachine, tokens: np.ndarray = ACTION_TOKENS) -> np.ndarray:
+    """``(B, actions)`` bool: which of the tools ``tokens`` each episode may use now."""
+    return machine.legal()[:, torch.from_numpy(tokens)].numpy().copy()
 
 
-def episode_info(machine: BatchedMachine, batch: Batch) -> dict[str, np.ndarray]:
+def episode_info(
+    machine: BatchedMachine, batch: Batch, tokens: np.ndarray = ACTION_TOKENS
+) -> dict[str, np.ndarray]:
     """Per-episode arrays: mask, stage, stated target, answer (valid where answered), correct."""
     answered = machine.answered.numpy().copy()
     return {
-        "action_mask": action_mask(machine),
+        "action_mask": action_mask(machine, tokens),
         "stage": batch.stage.numpy().copy(),
         "target": batch.target.numpy().copy(),
         "answer": machine.answer.numpy().copy(),
@@ -172,18 +201,19 @@ class ToolMachineEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Description
 
-    Each episode shows a context of digits ``a b c [d [e]]`` and a stage (SPEC §2): stage 0 asks
+    Each episode shows a context of digits ``a b c [d [e]]`` and a stage: stage 0 asks
     for ``a*b+c``, stage 1 for ``(a*b+c)-d``, stage 2 for ``(a*b+c)-(d*e)``. The agent calls
-    tools of the canonical register machine (accumulator, one memory cell, an operand cursor)
+    tools of a register machine (accumulator, memory cells, an operand cursor; docs/machine.md)
     one per step, and answers with ``ANS``. With ``machine="seed-legacy"`` the steps run
-    through the tutorial's reward function instead (SPEC §4).
+    through the tutorial's reward function instead.
 
     ## Action Space
 
-    ``Discrete(6)``: the tools in ``tokens.TOOLS`` order, ``0 MUL, 1 ADD, 2 SUB, 3 ANS, 4 STO,
-    5 RCL``. ``info["action_mask"]`` and :meth:`action_masks` say which are legal now; on the
-    canonical machine an illegal action ends the episode unsolved, on ``seed-legacy`` every
-    tool is legal.
+    ``Discrete(6)``: the canonical tools in the tool table's order, ``0 MUL, 1 ADD, 2 SUB,
+    3 ANS, 4 STO, 5 RCL`` (``machine="extended"``: ``Discrete(9)``, then ``6 LOAD, 7 STO2,
+    8 RCL2``; ``env.action_names`` lists them). ``info["action_mask"]`` and
+    :meth:`action_masks` say which are legal now; on a tool profile an illegal action ends the
+    episode unsolved, on ``seed-legacy`` every tool is legal.
 
     ## Observation Space
 
@@ -211,9 +241,10 @@ class ToolMachineEnv(gym.Env[np.ndarray, np.int64]):
     ## Arguments
 
     - ``stage``: 0, 1 or 2; ``None`` draws a uniformly random stage for each episode.
-    - ``machine``: ``"canonical"`` or ``"seed-legacy"``.
-    - ``max_steps``: step limit (default 8 canonical, 7 ``seed-legacy``).
-    - ``partial_reward``, ``process_reward``: shaping, canonical machine only (default 0).
+    - ``machine``: ``"canonical"``, ``"extended"`` or ``"seed-legacy"``.
+    - ``max_steps``: step limit (default: the machine's, 8 canonical, 12 extended, 7
+      ``seed-legacy``).
+    - ``partial_reward``, ``process_reward``: shaping, tool profiles only (default 0).
     - ``render_mode``: ``None`` or ``"ansi"`` (``render()`` returns the trace so far).
 
     ``reset(options={"context": [4, 2, 7]})`` (optionally with ``"stage"``) fixes the next
@@ -253,7 +284,9 @@ class ToolMachineEnv(gym.Env[np.ndarray, np.int64]):
             stage, machine, max_steps, partial_reward, process_reward, render_mode
         )
         self.render_mode = render_mode
-        self.action_space = spaces.Discrete(N_ACTIONS)
+        self.action_tokens = self.settings.action_tokens
+        self.action_names = self.settings.action_names
+        self.action_space = spaces.Discrete(len(self.action_tokens))
         self.observation_space = self.settings.observation_space()
         self._machine = self.settings.make_machine()
         self._batch: Batch | None = None
@@ -282,16 +315,16 @@ class ToolMachineEnv(gym.Env[np.ndarray, np.int64]):
         if self._done:
             raise RuntimeError("step() called on a finished episode; call reset() first")
         if not self.action_space.contains(action):
-            raise ValueError(f"action must be an int 0..{N_ACTIONS - 1}, got {action!r}")
-        token = torch.tensor([ACTION_TOKENS[int(action)]])
+            raise ValueError(f"action must be an int 0..{self.action_space.n - 1}, got {action!r}")
+        token = torch.tensor([self.action_tokens[int(action)]])
         reward, done = self._machine.step(token)
         self._tools.append(int(action))
         self._done = bool(done[0])
         return self._observation(), float(reward[0]), self._done, False, self._info()
 
     def action_masks(self) -> np.ndarray:
-        """Legal actions now, ``(6,)`` bool (the method sb3-contrib's MaskablePPO calls)."""
-        return action_mask(self._machine)[0]
+        """Legal actions now, ``(actions,)`` bool (the method sb3-contrib's MaskablePPO calls)."""
+        return action_mask(self._machine, self.action_tokens)[0]
 
     def render(self) -> str | None:
         """The episode so far as one line (``render_mode="ansi"``)."""
@@ -302,18 +335,20 @@ class ToolMachineEnv(gym.Env[np.ndarray, np.int64]):
             raise gym.error.ResetNeeded("call reset() before render()")
         stage = int(self._batch.stage[0])
         context = self._batch.context[0, : STAGES[stage].n_operands].tolist()
-        tools = [TOOLS[a] for a in self._tools]
+        tools = [int(self.action_tokens[a]) for a in self._tools]
         return format_episode(self.settings, context, stage, tools)
 
     def _observation(self) -> np.ndarray:
         assert self._batch is not None
         history = np.full((1, self.settings.max_steps), -1, dtype=np.int64)
         history[0, : len(self._tools)] = self._tools
-        return encode(self._batch.stage.numpy(), self._batch.context.numpy(), history)[0]
+        n = len(self.action_tokens)
+        return encode(self._batch.stage.numpy(), self._batch.context.numpy(), history, n)[0]
 
     def _info(self) -> dict[str, Any]:
         assert self._batch is not None
-        info = {k: v[0] for k, v in episode_info(self._machine, self._batch).items()}
+        info = episode_info(self._machine, self._batch, self.action_tokens)
+        info = {k: v[0] for k, v in info.items()}
         return {
             "action_mask": info["action_mask"],
             "stage": int(info["stage"]),

@@ -17,8 +17,6 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from nativeagent.envs.tool_machine import (
-    ACTION_TOKENS,
-    N_ACTIONS,
     RENDER_MODES,
     action_mask,
     check_settings,
@@ -27,8 +25,8 @@ from nativeagent.envs.tool_machine import (
     format_episode,
     sample_episodes,
 )
-from nativeagent.tasks import STAGES, Batch, make_batch
-from nativeagent.tokens import TOOLS
+from nativeagent.tasks.task import STAGES
+from nativeagent.tasks.taskset import Batch, make_batch
 
 
 class ToolMachineVectorEnv(VectorEnv):
@@ -76,7 +74,9 @@ class ToolMachineVectorEnv(VectorEnv):
         )
         self.num_envs = num_envs
         self.render_mode = render_mode
-        self.single_action_space = spaces.Discrete(N_ACTIONS)
+        self.action_tokens = self.settings.action_tokens
+        self.action_names = self.settings.action_names
+        self.single_action_space = spaces.Discrete(len(self.action_tokens))
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.single_observation_space = self.settings.observation_space()
         self.observation_space = batch_space(self.single_observation_space, num_envs)
@@ -97,7 +97,7 @@ class ToolMachineVectorEnv(VectorEnv):
         self._batch = sample_episodes(self.np_random, self.settings.stage, self.num_envs)
         self._machine.reset(self._batch)
         self._history.fill(-1)
-        return self._observation(), episode_info(self._machine, self._batch)
+        return self._observation(), self._info()
 
     def step(
         self, actions: np.ndarray
@@ -109,25 +109,26 @@ class ToolMachineVectorEnv(VectorEnv):
         if actions.shape != (self.num_envs,) or not self.action_space.contains(
             actions.astype(np.int64)
         ):
-            raise ValueError(f"actions must be {self.num_envs} ints 0..{N_ACTIONS - 1}")
+            n = len(self.action_tokens)
+            raise ValueError(f"actions must be {self.num_envs} ints 0..{n - 1}")
         actions = actions.astype(np.int64)
         t = self._machine.steps.numpy().copy()  # (N,) every row is live (SAME_STEP)
-        reward, done = self._machine.step(torch.from_numpy(ACTION_TOKENS[actions]))
+        reward, done = self._machine.step(torch.from_numpy(self.action_tokens[actions]))
         self._history[self._rows, t] = actions
-        obs, info = self._observation(), episode_info(self._machine, self._batch)
+        obs, info = self._observation(), self._info()
         ended = done.numpy().copy()
         if ended.any():
             final = {"final_obs": obs, "_final_obs": ended.copy()}
             final |= {"final_info": info, "_final_info": ended.copy()}
             self._restart(done)
-            obs, info = self._observation(), episode_info(self._machine, self._batch)
+            obs, info = self._observation(), self._info()
             info |= final
         truncated = np.zeros(self.num_envs, dtype=np.bool_)
         return obs, reward.numpy().astype(np.float64), ended, truncated, info
 
     def action_masks(self) -> np.ndarray:
-        """``(num_envs, 6)`` bool: legal actions now, as ``info["action_mask"]``."""
-        return action_mask(self._machine)
+        """``(num_envs, actions)`` bool: legal actions now, as ``info["action_mask"]``."""
+        return action_mask(self._machine, self.action_tokens)
 
     def render(self) -> tuple[str, ...] | None:
         """One line per episode: stage, context, target and its trace so far (``"ansi"``)."""
@@ -140,7 +141,7 @@ class ToolMachineVectorEnv(VectorEnv):
         for i in range(self.num_envs):
             stage = int(self._batch.stage[i])
             context = self._batch.context[i, : STAGES[stage].n_operands].tolist()
-            tools = [TOOLS[a] for a in self._history[i] if a >= 0]
+            tools = [int(self.action_tokens[a]) for a in self._history[i] if a >= 0]
             lines.append(format_episode(self.settings, context, stage, tools))
         return tuple(lines)
 
@@ -156,7 +157,12 @@ class ToolMachineVectorEnv(VectorEnv):
 
     def _observation(self) -> np.ndarray:
         assert self._batch is not None
-        return encode(self._batch.stage.numpy(), self._batch.context.numpy(), self._history)
+        stage, context = self._batch.stage.numpy(), self._batch.context.numpy()
+        return encode(stage, context, self._history, len(self.action_tokens))
+
+    def _info(self) -> dict[str, Any]:
+        assert self._batch is not None
+        return episode_info(self._machine, self._batch, self.action_tokens)
 
 
 def policy_accuracy(

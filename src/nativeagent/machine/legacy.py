@@ -1,18 +1,96 @@
-"""The tutorial's reward function (SPEC §4), batched in torch, kept as machine ``seed-legacy``.
+"""The tutorial's reward function, kept exactly as machine ``seed-legacy`` (docs/machine.md).
 
-Registers ``last`` and a ``mem`` marker; every token is a step and non-tools change nothing.
-Its rewarded target is one stage behind the stated one, and its shaping is part of the reward.
+It is not a tool set: registers ``last`` and a ``mem`` marker, every token is a step and tokens
+that are not tools change nothing; its rewarded target is one stage behind the stated one, and
+its shaping is part of the reward. ``run_legacy`` runs one program in plain Python (the oracle),
+``LegacyMachine`` runs many at once in torch with the same semantics.
+
+>>> run_legacy([11, 14], [4, 2, 7], 0).reward
+1.05
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
-from nativeagent.machine.reference import LEGACY_MAX_STEPS
-from nativeagent.tasks import Batch
-from nativeagent.tokens import ADD, ANS, MUL, RCL, STO, SUB, VOCAB_SIZE
+from nativeagent.machine.base import Episodes
+from nativeagent.machine.outcome import Outcome
+from nativeagent.machine.tools import CANONICAL, LEGACY_MAX_STEPS
 
-_NONE, _OK, _USE_D = 0, 1, 2
+MUL, ADD, SUB, ANS, STO, RCL = (CANONICAL.tool(t).token for t in CANONICAL.tool_names.split())
+VOCAB_SIZE = CANONICAL.vocab_size
+NAMES = CANONICAL.vocabulary
+
+_USE_D, _OK = "use d", "ok"
+
+
+def legacy_rewarded_target(context: Sequence[int], stage: int) -> int:
+    """The target the tutorial's reward actually checks: one stage behind the stated one."""
+    a, b, c = context[:3]
+    return [a * b, a * b + c, a * b + c - (context[3] if stage > 0 else 0)][stage]
+
+
+def legacy_shaped(last: int | None, context: Sequence[int], stage: int) -> float:
+    """The tutorial's partial credit for answering one of its subgoal values."""
+    a, b, c = context[:3]
+    g0 = a * b
+    g1 = g0 + c
+    if stage == 0:
+        return 0.25 * (last == g0) + 0.5 * (last == g1)
+    d = context[3]
+    g2 = g1 - d
+    if stage == 1:
+        return 0.25 * (last == g0) + 0.5 * (last == g1) + 0.75 * (last == g2)
+    g3 = d * context[4]
+    g4 = g1 - g3
+    return 0.2 * (last == g0) + 0.4 * (last == g1) + 0.6 * (last == g4) + 0.6 * (last == g3)
+
+
+def run_legacy(
+    program: Sequence[int], context: Sequence[int], stage: int, max_steps: int = LEGACY_MAX_STEPS
+) -> Outcome:
+    """Run ``program`` through the tutorial's reward function exactly.
+
+    Every token counts as a step; tokens that are not tools change nothing. ``correct`` is
+    against the tutorial's rewarded target, and ``reward`` is the tutorial's reward.
+    """
+    a, b, c = context[:3]
+    d = context[3] if stage > 0 else None
+    e = context[4] if stage > 1 else None
+    last: int | None = None
+    mem: str | None = None
+    trace: list[str] = []
+    for t, tok in enumerate(program[:max_steps]):
+        if tok == MUL:
+            last = a * b if last is None else last * (d if d is not None else 1)
+        elif tok == ADD and last is not None:
+            last += c
+        elif tok == SUB and last is not None:
+            if stage == 2 and mem == _USE_D:
+                assert e is not None
+                last -= e
+            else:
+                last -= d if d is not None else 0
+        elif tok == STO:
+            mem = _USE_D if stage >= 1 else _OK
+        elif tok == RCL and mem is not None:
+            if stage == 2 and mem == _USE_D:
+                assert d is not None and e is not None
+                last = d * e
+            else:
+                last = last if last else 0
+        elif tok == ANS:
+            correct = last == legacy_rewarded_target(context, stage)
+            reward = float(correct) + 0.2 * legacy_shaped(last, context, stage)
+            trace.append(f"ANS last={last}")
+            return Outcome(last, correct, reward, t + 1, tuple(trace))
+        trace.append(f"{NAMES[tok]} last={last}" + (f" mem={mem}" if tok == STO else ""))
+    return Outcome(None, False, 0.0, min(len(program), max_steps), tuple(trace))
+
+
+_NONE, _MARK_OK, _MARK_USE_D = 0, 1, 2
 
 
 class LegacyMachine:
@@ -26,7 +104,7 @@ class LegacyMachine:
     #: Per-episode state; every one starts at zero / False (``mem`` 0 is "none").
     STATE = ("last", "has_last", "mem", "done", "answered", "answer", "steps")
 
-    def reset(self, batch: Batch) -> None:
+    def reset(self, batch: Episodes) -> None:
         """Start one episode per context with ``last`` and ``mem`` empty."""
         size, device = len(batch), batch.stage.device
         for name in self.STATE:
@@ -34,13 +112,13 @@ class LegacyMachine:
             setattr(self, name, torch.zeros(size, dtype=dtype, device=device))
         self._use(batch)
 
-    def reset_rows(self, batch: Batch, rows: torch.Tensor) -> None:
+    def reset_rows(self, batch: Episodes, rows: torch.Tensor) -> None:
         """Restart only the episodes where ``rows`` ``(B,)``; ``batch`` holds their new contexts."""
         for name in self.STATE:
             getattr(self, name)[rows] = 0
         self._use(batch)
 
-    def _use(self, batch: Batch) -> None:
+    def _use(self, batch: Episodes) -> None:
         """Targets and goal values the reward checks, derived from the contexts."""
         self.batch = batch
         device = batch.stage.device
@@ -66,7 +144,7 @@ class LegacyMachine:
         """Apply one token per episode exactly as the tutorial's reward function does."""
         a, b, c, d, e = self.x
         s, live, last, has = self.batch.stage, ~self.done, self.last, self.has_last
-        use_d = (s == 2) & (self.mem == _USE_D)
+        use_d = (s == 2) & (self.mem == _MARK_USE_D)
 
         mul = live & (action == MUL)
         add = live & (action == ADD) & has
@@ -81,7 +159,7 @@ class LegacyMachine:
         recalled = torch.where(use_d, d * e, torch.where(has & (last != 0), last, 0))
         last = torch.where(rcl, recalled, last)
         self.last, self.has_last = last, has | mul | rcl
-        self.mem = torch.where(sto, torch.where(s >= 1, _USE_D, _OK), self.mem)
+        self.mem = torch.where(sto, torch.where(s >= 1, _MARK_USE_D, _MARK_OK), self.mem)
 
         hit = self.has_last[:, None] & (self.last[:, None] == self.goals)  # (B, 5)
         shaped = (hit * self.goal_weights).sum(1)
@@ -93,3 +171,12 @@ class LegacyMachine:
         ended = live & (ans | (self.steps >= self.max_steps))
         self.done = self.done | ended
         return reward, ended
+
+
+__all__ = [
+    "LEGACY_MAX_STEPS",
+    "LegacyMachine",
+    "legacy_rewarded_target",
+    "legacy_shaped",
+    "run_legacy",
+]

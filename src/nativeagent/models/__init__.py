@@ -6,11 +6,11 @@ from typing import Any, Protocol
 
 import torch
 
-from nativeagent.config import Config
 from nativeagent.models.gru import GRUActorCritic
 from nativeagent.models.transformer import TransformerActorCritic
-from nativeagent.taskgen import build_task_set
-from nativeagent.tasks import N_STAGES, Batch
+from nativeagent.tasks.task import N_STAGES
+from nativeagent.tasks.taskset import Batch
+from nativeagent.tokens import VOCAB_SIZE
 
 
 class Policy(Protocol):
@@ -35,21 +35,16 @@ def make_model(
     n_heads: int = 4,
     n_tasks: int = N_STAGES,
     encoder: str = "mean",
+    vocab_size: int = VOCAB_SIZE,
 ) -> torch.nn.Module:
     """Build a policy network by name (``n_layers`` and ``n_heads`` are the Transformer's,
-    ``encoder`` the GRU's; ``n_tasks = 0``: no task embedding)."""
+    ``encoder`` the GRU's; ``n_tasks = 0``: no task embedding; ``vocab_size``: the machine's
+    vocabulary, 18 canonical, 21 extended)."""
     if kind == "gru":
-        return GRUActorCritic(d_model, n_tasks=n_tasks, encoder=encoder)
+        return GRUActorCritic(d_model, vocab_size, n_tasks=n_tasks, encoder=encoder)
     if kind == "transformer":
-        return TransformerActorCritic(d_model, n_layers, n_heads, n_tasks=n_tasks)
+        return TransformerActorCritic(d_model, n_layers, n_heads, vocab_size, n_tasks=n_tasks)
     raise ValueError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
-
-
-def build_policy(cfg: Config) -> torch.nn.Module:
-    """The policy a configuration asks for, sized for its task set (fresh weights)."""
-    m = cfg.model
-    n_tasks = 0 if cfg.task.show_expression else len(build_task_set(cfg).tasks)
-    return make_model(m.kind, m.d_model, m.n_layers, m.n_heads, n_tasks, m.encoder)
 
 
 __all__ = [
@@ -57,6 +52,5 @@ __all__ = [
     "GRUActorCritic",
     "Policy",
     "TransformerActorCritic",
-    "build_policy",
     "make_model",
 ]

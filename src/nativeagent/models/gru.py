@@ -1,4 +1,4 @@
-"""The tutorial's GRU actor-critic (SPEC §5), stepped one token at a time.
+"""The tutorial's GRU actor-critic, stepped one token at a time.
 
 Two ways to read the context: ``mean`` (the tutorial's mean of the context embeddings) or
 ``gru`` (a GRU encoder over the context tokens in order, which task mode needs: there the
@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nativeagent.tasks import N_STAGES, Batch
+from nativeagent.tasks.task import N_STAGES
+from nativeagent.tasks.taskset import Batch
 from nativeagent.tokens import CTX, VOCAB_SIZE
 
 ENCODERS = ("mean", "gru")

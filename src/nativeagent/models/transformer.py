@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nativeagent.tasks import N_STAGES, Batch
+from nativeagent.tasks.task import N_STAGES
+from nativeagent.tasks.taskset import Batch
 from nativeagent.tokens import CTX, VOCAB_SIZE
 
 KV = tuple[torch.Tensor, torch.Tensor]  # keys, values (B, H, L, D/H)

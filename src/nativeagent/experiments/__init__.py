@@ -1,0 +1,1 @@
+"""Experiments over many runs: ``bench`` (algorithms x models over seeds) and ``sweep`` (Ray)."""

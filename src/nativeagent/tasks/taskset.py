@@ -1,0 +1,295 @@
+"""Task sets: curriculum stages of tasks, tasks held out of training, and batches sampled from them.
+
+A ``TaskSet`` holds the curriculum's stages (each a list of tasks) and tasks held out of
+training, and turns task ids and digits into a padded ``Batch`` with pure tensor code (a small
+stack machine runs every episode's postfix form at once, with the tool table's operators). The
+three built-in stages are ``BUILTIN``.
+
+>>> batch = BUILTIN.make_batch(torch.tensor([[4, 2, 7, 3, 5]]), torch.tensor([2]))
+>>> batch.target.tolist(), batch.subgoals.tolist()
+([0], [[8, 15, 15]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from functools import cached_property
+
+import torch
+
+from nativeagent.machine.tools import EOS
+from nativeagent.tasks import expression as ex
+from nativeagent.tasks.expression import OP_TOKENS, OPERATOR_TOOLS
+from nativeagent.tasks.task import HELD_OUT, N_STAGES, STAGES, Task, check_stage
+
+#: Context columns of the built-in stages (``a`` to ``e``).
+MAX_OPERANDS = 5
+#: Most subgoals a built-in stage has (stage 2: ``a*b``, ``a*b+c``, ``d*e``).
+MAX_SUBGOALS = 3
+
+
+@dataclass
+class Batch:
+    """A batch of episodes: padded contexts, their tasks, targets, subgoals and prompts."""
+
+    context: torch.Tensor  # (B, W) int64 digits the machine reads, [EOS]-padded
+    stage: torch.Tensor  # (B,) int64 curriculum stage (-1: a held-out task)
+    n_operands: torch.Tensor  # (B,) int64
+    target: torch.Tensor  # (B,) int64
+    subgoals: torch.Tensor  # (B, S) int64
+    subgoal_valid: torch.Tensor  # (B, S) bool
+    task: torch.Tensor  # (B,) int64 index into the task set's ``tasks``
+    prompt: torch.Tensor  # (B, L) int64 tokens the model reads, [EOS]-padded
+    prompt_len: torch.Tensor  # (B,) int64
+
+    def __len__(self) -> int:
+        return self.stage.shape[0]
+
+    def index(self, rows: torch.Tensor) -> Batch:
+        """The episodes ``rows`` (indices or a bool mask), in that order."""
+        return Batch(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+
+class TaskSet:
+    """Curriculum stages of tasks, tasks held out of training, and how batches are made.
+
+    ``show_expression`` is the task mode: the model reads the expression in postfix order,
+    operand digits and operator tokens (``4 2 [MUL] 7 [ADD]``), instead of the digits alone and
+    an embedding of which task it is.
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[Sequence[Task]],
+        held_out: Sequence[Task] = (),
+        show_expression: bool = False,
+        machine: str = "canonical",
+        max_steps: int | None = None,
+    ) -> None:
+        self.stages = tuple(tuple(s) for s in stages)
+        self.held_out = tuple(held_out)
+        self.show_expression = show_expression
+        self.machine, self.max_steps = machine, max_steps  # whose shortest programs count
+        if not self.stages or not all(self.stages):
+            raise ValueError("a task set needs at least one stage, and every stage a task")
+        self.tasks: tuple[Task, ...] = tuple(t for s in self.stages for t in s) + self.held_out
+        self.width = max(t.n_operands for t in self.tasks)  # context columns
+        stage_of = [i for i, s in enumerate(self.stages) for _ in s]
+        self._stage_of = torch.tensor(stage_of + [HELD_OUT] * len(self.held_out))
+        self._n_operands = torch.tensor([t.n_operands for t in self.tasks])
+        self._length = torch.tensor([len(t.postfix) for t in self.tasks])
+        self._n_subgoals = torch.tensor([ex.n_operators(t.tree) - 1 for t in self.tasks])
+        self.n_subgoals = max(1, int(self._n_subgoals.max()))  # subgoal columns
+        # Postfix templates (T, L): an operand's column, or an operator's token, and which.
+        longest = max(len(t.postfix) for t in self.tasks)
+        is_operand = [[int(isinstance(i, int)) for i in t.postfix] for t in self.tasks]
+        code = [[i if isinstance(i, int) else OP_TOKENS[i] for i in t.postfix] for t in self.tasks]
+        self._is_operand = _pad(is_operand, longest, 0).bool()
+        self._code = _pad(code, longest, EOS)
+        first = torch.tensor([0, *torch.tensor([len(s) for s in self.stages]).cumsum(0).tolist()])
+        self._stage_first, self._stage_size = first[:-1], first[1:] - first[:-1]
+
+    @property
+    def is_builtin(self) -> bool:
+        """The three built-in stages, one task each, nothing held out."""
+        return self.stages == tuple((t,) for t in STAGES) and not self.held_out
+
+    @property
+    def n_stages(self) -> int:
+        return len(self.stages)
+
+    @property
+    def groups(self) -> list[int]:
+        """Evaluation groups: every stage, then ``-1`` for the held-out tasks when there are any."""
+        return [*range(self.n_stages), *([HELD_OUT] if self.held_out else [])]
+
+    @property
+    def stage_names(self) -> list[str]:
+        """``stage_name`` of every stage."""
+        return [self.stage_name(s) for s in range(self.n_stages)]
+
+    @property
+    def n_trained(self) -> int:
+        """Tasks in the curriculum (ids ``0..n_trained-1``); held-out ids follow."""
+        return len(self.tasks) - len(self.held_out)
+
+    def shortest_program(self, task: Task) -> tuple[int, ...] | None:
+        """The solver's shortest program for ``task`` on this task set's machine."""
+        return task.shortest_program(self.machine, self.max_steps)
+
+    @cached_property
+    def shortest_lengths(self) -> torch.Tensor:
+        """The solver's shortest program length of every task ``(T,)`` (float; inf: none)."""
+        programs = [self.shortest_program(t) for t in self.tasks]
+        return torch.tensor([len(p) if p else float("inf") for p in programs], dtype=torch.float)
+
+    def stage_tasks(self, stage: int) -> range:
+        """Task ids of one stage (``-1``: the held-out tasks)."""
+        if stage == HELD_OUT:
+            return range(self.n_trained, len(self.tasks))
+        first = int(self._stage_first[stage])
+        return range(first, first + len(self.stages[stage]))
+
+    def in_turn(self, stage: int, count: int) -> torch.Tensor:
+        """``count`` task ids of one stage, each task in turn ``(count,)``."""
+        ids = torch.tensor(self.stage_tasks(stage))
+        return ids.repeat(-(-count // len(ids)))[:count]
+
+    def stage_name(self, stage: int) -> str:
+        """A stage's expression, or how many expressions it has (``-1``: the held-out ones)."""
+        tasks = self.held_out if stage == HELD_OUT else self.stages[stage]
+        return tasks[0].expression if len(tasks) == 1 else f"{len(tasks)} expressions"
+
+    def pick_tasks(
+        self,
+        stages: torch.Tensor,
+        generator: torch.Generator,
+        weights: torch.Tensor | None = None,
+        focus: float = 0.0,
+    ) -> torch.Tensor:
+        """A task id per episode ``(B,)`` within its stage (``-1``: held-out tasks).
+
+        Uniform, except that a ``focus`` share of the episodes draws in proportion to the
+        tasks' ``weights`` ``(T,)`` (e.g. their failure rates).
+        """
+        device = stages.device
+        first = torch.cat([self._stage_first, torch.tensor([self.n_trained])]).to(device)
+        size = torch.cat([self._stage_size, torch.tensor([len(self.held_out)])]).to(device)
+        if bool((size[stages] == 1).all()):
+            return first[stages]  # one task each: no draw, so the built-in stream is unchanged
+        u = torch.rand(stages.shape, generator=generator, device=device)
+        task = first[stages] + (u * size[stages]).long().clamp(max=size[stages] - 1)
+        if weights is None or focus <= 0:
+            return task
+        stage_of = self._stage_of.to(device)  # (T,)
+        w = weights.to(device).clamp(min=0)[None, :] * (stage_of[None, :] == stages[:, None])
+        w = torch.where(w.sum(1, keepdim=True) > 0, w, (stage_of[None, :] == stages[:, None]))
+        weighted = torch.multinomial(w.float(), 1, generator=generator).squeeze(1)  # (B,)
+        pick = torch.rand(stages.shape, generator=generator, device=device) < focus
+        return torch.where(pick, weighted, task)
+
+    def sample(
+        self,
+        stages: torch.Tensor,
+        generator: torch.Generator,
+        weights: torch.Tensor | None = None,
+        focus: float = 0.0,
+    ) -> Batch:
+        """Fresh episodes for each entry of ``stages`` ``(B,)``: a task, then uniform digits."""
+        task = self.pick_tasks(stages, generator, weights, focus)
+        return self.sample_tasks(task, generator)
+
+    def sample_tasks(self, task: torch.Tensor, generator: torch.Generator) -> Batch:
+        """Fresh uniform digits for each task id of ``task`` ``(B,)``."""
+        shape = (task.shape[0], self.width)
+        digits = torch.randint(0, 10, shape, generator=generator, device=task.device)
+        return self.make_batch(digits, task)
+
+    def make_batch(self, digits: torch.Tensor, task: torch.Tensor) -> Batch:
+        """Targets, subgoals and prompts of digits ``(B, W)`` for task ids ``(B,)``."""
+        device = task.device
+        n_ops = self._n_operands.to(device)[task]  # (B,)
+        valid = torch.arange(digits.shape[1], device=device)[None, :] < n_ops[:, None]
+        context = torch.where(valid, digits, EOS)
+        x = torch.where(valid, digits, 0)
+        is_operand = self._is_operand.to(device)[task]  # (B, L)
+        code = self._code.to(device)[task]  # (B, L)
+        length = self._length.to(device)[task]  # (B,)
+        target, subgoals = _run_postfix(x, is_operand, code, length, self.n_subgoals)
+        n_sub = self._n_subgoals.to(device)[task]  # (B,) operators but the root
+        subgoal_valid = torch.arange(self.n_subgoals, device=device)[None, :] < n_sub[:, None]
+        if self.show_expression:
+            col = torch.where(is_operand, code, 0).clamp(max=digits.shape[1] - 1)
+            shown = torch.where(is_operand, x.gather(1, col), code)  # (B, L)
+            in_prompt = torch.arange(code.shape[1], device=device)[None, :] < length[:, None]
+            prompt, prompt_len = torch.where(in_prompt, shown, EOS), length
+        else:
+            prompt, prompt_len = context, n_ops
+        stage = self._stage_of.to(device)[task]
+        return Batch(
+            context, stage, n_ops, target, subgoals, subgoal_valid, task, prompt, prompt_len
+        )
+
+
+def _pad(rows: list[list[int]], width: int, fill: int) -> torch.Tensor:
+    return torch.tensor([r + [fill] * (width - len(r)) for r in rows], dtype=torch.long)
+
+
+def apply_operators(code: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """``left op right`` per episode, ``op`` the operator whose tool token is ``code`` ``(B,)``
+    (0 where ``code`` is no operator's token)."""
+    value = torch.zeros_like(left)
+    for tool in OPERATOR_TOOLS.values():
+        assert tool.operator is not None
+        value = torch.where(code == tool.token, tool.operator.apply(left, right), value)
+    return value
+
+
+def _run_postfix(
+    x: torch.Tensor, is_operand: torch.Tensor, code: torch.Tensor, length: torch.Tensor, n_sub: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Evaluate every episode's postfix form at once: target ``(B,)``, subgoals ``(B, n_sub)``.
+
+    The loop is over postfix positions (at most 15), never over episodes.
+    """
+    size, longest = code.shape
+    rows = torch.arange(size, device=x.device)
+    stack = torch.zeros(size, longest + 1, dtype=torch.long, device=x.device)
+    sp = torch.zeros(size, dtype=torch.long, device=x.device)  # stack height
+    subgoals = torch.zeros(size, n_sub + 1, dtype=torch.long, device=x.device)
+    n_done = torch.zeros(size, dtype=torch.long, device=x.device)  # operators applied
+    for j in range(longest):
+        live = j < length
+        push = live & is_operand[:, j]
+        apply = live & ~is_operand[:, j]
+        digit = x.gather(1, torch.where(push, code[:, j], 0)[:, None]).squeeze(1)
+        left = stack[rows, (sp - 2).clamp(min=0)]
+        right = stack[rows, (sp - 1).clamp(min=0)]
+        value = apply_operators(code[:, j], left, right)
+        stack[rows, torch.where(push, sp, (sp - 2).clamp(min=0))] = torch.where(
+            push, digit, torch.where(apply, value, stack[rows, (sp - 2).clamp(min=0)])
+        )
+        subgoals[rows, n_done.clamp(max=n_sub)] = torch.where(
+            apply, value, subgoals[rows, n_done.clamp(max=n_sub)]
+        )
+        sp = sp + push.long() - apply.long()
+        n_done = n_done + apply.long()
+    return stack[:, 0], subgoals[:, :n_sub]
+
+
+#: The three built-in stages, one task each.
+BUILTIN = TaskSet([[t] for t in STAGES])
+
+
+def make_batch(context: torch.Tensor, stage: torch.Tensor) -> Batch:
+    """A batch of built-in stages from padded contexts ``(B, MAX_OPERANDS)``."""
+    return BUILTIN.make_batch(context, stage)
+
+
+def sample_batch(stage: torch.Tensor, generator: torch.Generator) -> Batch:
+    """Sample fresh uniform-digit contexts for each built-in stage of ``stage`` ``(B,)``."""
+    return BUILTIN.sample(stage, generator)
+
+
+def stage_tensor(stage: int, size: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A ``(size,)`` tensor filled with one built-in stage index."""
+    return torch.full((size,), check_stage(stage), dtype=torch.long, device=device)
+
+
+__all__ = [
+    "BUILTIN",
+    "HELD_OUT",
+    "MAX_OPERANDS",
+    "MAX_SUBGOALS",
+    "N_STAGES",
+    "STAGES",
+    "Batch",
+    "Task",
+    "TaskSet",
+    "apply_operators",
+    "check_stage",
+    "make_batch",
+    "sample_batch",
+    "stage_tensor",
+]

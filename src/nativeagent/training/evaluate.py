@@ -1,0 +1,116 @@
+"""Greedy exact-match accuracy per stage on fresh episodes, with 95% Wilson intervals.
+
+A stage of several expressions gives each of them its turn (stratified); tasks held out of
+training form one more group, ``HELD_OUT``. Each group also reports program optimality: the
+agent's program length over the solver's shortest, averaged over the episodes it solved (1.0 is
+optimal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from nativeagent.build import build_machine, build_task_set
+from nativeagent.config import Config
+from nativeagent.models import Policy
+from nativeagent.rollout import Rollout, rollout
+from nativeagent.stats import wilson_interval
+from nativeagent.tasks.taskset import HELD_OUT, Batch
+
+
+@dataclass(frozen=True)
+class StageAccuracy:
+    """Greedy accuracy on one stage (or the held-out group) with its 95% Wilson interval."""
+
+    stage: int
+    correct: int
+    episodes: int
+    low: float
+    high: float
+    optimality: float | None = None  # mean program length / shortest, over solved episodes
+    per_task: tuple[tuple[str, int, int], ...] = ()  # (expression, correct, episodes)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.episodes
+
+    @classmethod
+    def from_result(
+        cls, result: dict[str, Any], held_out: bool = False
+    ) -> dict[int, StageAccuracy]:
+        """The final table of a run's ``result.json``, per stage (and ``HELD_OUT``, when asked
+        for and present).
+
+        Raises ``KeyError``, ``IndexError``, ``TypeError`` or ``ValueError`` when it lacks a stage.
+        """
+        n = int(result["eval_episodes"])
+        optimality = result.get("optimality", {})
+        table = {
+            s: cls(
+                s,
+                round(float(result["accuracy"][str(s)]) * n),
+                n,
+                float(result["interval"][str(s)][0]),
+                float(result["interval"][str(s)][1]),
+                optimality.get(str(s)),
+            )
+            for s in range(len(result["accuracy"]))
+        }
+        if held_out and "held_out" in result:
+            h = result["held_out"]
+            m = int(h["episodes"])
+            low, high = (float(v) for v in h["interval"])
+            acc = round(float(h["accuracy"]) * m)
+            table[HELD_OUT] = cls(HELD_OUT, acc, m, low, high, h.get("optimality"))
+        return table
+
+
+def decode_tokens(cfg: Config) -> int:
+    """Tokens decoded per episode: the step limit closed loop, ``open_tokens`` open loop."""
+    return cfg.max_steps if cfg.decode.mode == "closed" else cfg.decode.open_tokens
+
+
+@torch.no_grad()
+def greedy_rollout(model: Policy, cfg: Config, batch: Batch) -> Rollout:
+    """Greedy (argmax) decoding of ``batch`` with the run's machine and decoding mode."""
+    machine = build_machine(cfg, shaping=False)
+    return rollout(
+        model, machine, batch, decode_tokens(cfg), greedy=True, masked=cfg.decode.mode == "closed"
+    )
+
+
+def evaluate(
+    model: Policy,
+    cfg: Config,
+    episodes: int,
+    generator: torch.Generator,
+    held_out: bool = False,
+) -> dict[int, StageAccuracy]:
+    """Greedy accuracy on the stated target, ``episodes`` fresh contexts per stage.
+
+    With ``held_out`` (and held-out tasks in the configuration) the held-out tasks are one
+    more group, under the key ``HELD_OUT``.
+    """
+    tasks = build_task_set(cfg)
+    groups = tasks.groups if held_out else list(range(tasks.n_stages))
+    # Tasks in turn within each group (stratified), so the mix of shapes adds no noise.
+    task = torch.cat([tasks.in_turn(s, episodes) for s in groups]).to(generator.device)
+    batch = tasks.sample_tasks(task, generator)
+    ro = greedy_rollout(model, cfg, batch)
+    ratio = ro.alive.sum(1) / tasks.shortest_lengths.to(task.device)[batch.task]  # (B,)
+    out = {}
+    for s in groups:
+        rows = batch.stage == s
+        k = int(ro.correct[rows].sum())
+        solved = rows & ro.correct
+        optimality = float(ratio[solved].mean()) if k else None
+        per_task = tuple(
+            (tasks.tasks[i].expression, int(ro.correct[batch.task == i].sum()), n)
+            for i in tasks.stage_tasks(s)
+            if (n := int((batch.task == i).sum()))
+        )
+        out[s] = StageAccuracy(s, k, episodes, *wilson_interval(k, episodes), optimality, per_task)
+    return out

@@ -69,3 +69,28 @@ def test_top_level_configs_are_the_presets() -> None:
         assert load_config(root / f"{name}.toml", preset="default") == load_config(preset=name)
     # the shipped default.toml spells out exactly the built-in defaults
     assert load_config() == from_dict({})
+
+
+def test_the_step_limit_defaults_to_the_machines_own() -> None:
+    assert load_config().machine.max_steps == 8
+    assert load_config(overrides=['machine.name="extended"']).machine.max_steps == 12
+    assert load_config(overrides=['machine.name="seed-legacy"']).machine.max_steps == 7
+    both = ['machine.name="extended"', "machine.max_steps=9"]
+    assert load_config(overrides=both).machine.max_steps == 9
+    saved = load_config(overrides=['machine.name="extended"']).to_dict()
+    assert from_dict(saved).machine.max_steps == 12  # a saved config repeats the run
+
+
+def test_a_task_is_checked_against_the_machine_it_runs_on() -> None:
+    ok = load_config(overrides=['machine.name="extended"', 'task.curriculum=["a*(b+c)"]'])
+    assert ok.task.curriculum == ["a*(b+c)"]
+    with pytest.raises(ConfigError, match=r"task\.curriculum\[0\]: no program of any length"):
+        load_config(overrides=['task.curriculum=["a*(b+c)"]'])
+    with pytest.raises(ConfigError, match="at most 5 tools"):
+        load_config(
+            overrides=[
+                'machine.name="extended"',
+                'task.curriculum=["a*(b+c)"]',
+                "machine.max_steps=5",
+            ]
+        )

@@ -1,4 +1,4 @@
-"""The 18-token vocabulary (SPEC §1): ids, strings, and parsing of ids and names."""
+"""The 18-token vocabulary (docs/machine.md): ids, strings, and parsing of ids and names."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ToolMachineEnv: Gymnasium API, SPEC §2–4 rewards and episode ends, masks, seeding, errors."""
+"""ToolMachineEnv: Gymnasium API, documented rewards and episode ends, masks, seeding, errors."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ ENV_KWARGS = [
     {"stage": 0, "machine": "seed-legacy"},
     {"stage": 2, "machine": "seed-legacy"},
     {"stage": 1, "partial_reward": 0.3, "process_reward": 0.1},
+    {"stage": 2, "machine": "extended"},
+    {"stage": None, "machine": "extended", "process_reward": 0.1},
 ]
 
 
@@ -232,7 +234,7 @@ def test_masks_equal_the_batched_machine_and_the_reference(stage: int) -> None:
 
 
 def _reference_step(tok: int, acc, mem, p: int, armed: bool, x: list[int]):
-    """The SPEC §2 transition for a legal tool, enough to track legality."""
+    """The documented transition (docs/machine.md) for a legal tool, enough to track legality."""
     ops = {MUL: lambda a, b: a * b, ADD: lambda a, b: a + b, SUB: lambda a, b: a - b}
     if tok in ops:
         if armed:
@@ -335,3 +337,26 @@ def test_import_works_without_gymnasium() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+def test_the_extended_env_has_the_profiles_nine_actions() -> None:
+    env = gymnasium.make(ENV_ID, stage=0, machine="extended", render_mode="ansi")
+    names = env.unwrapped.action_names
+    assert names == ("MUL", "ADD", "SUB", "ANS", "STO", "RCL", "LOAD", "STO2", "RCL2")
+    assert env.action_space == gymnasium.spaces.Discrete(9)
+    obs, info = env.reset(seed=0, options={"context": [4, 2, 7]})
+    assert obs.shape == (3 + 5 * 10 + 12 * 9,) and env.unwrapped.settings.max_steps == 12
+    assert [names[i] for i in np.flatnonzero(info["action_mask"])] == ["MUL", "ADD", "SUB", "LOAD"]
+    for name in ("LOAD", "MUL", "ADD", "ANS"):  # a*b+c another way: LOAD a, then * b, + c
+        obs, reward, terminated, _, info = env.step(names.index(name))
+    assert (reward, terminated, info["answer"], info["correct"]) == (1.0, True, 15, True)
+    assert (
+        env.render()
+        == "stage=0 ctx=[4 2 7] target=15 | LOAD acc=4 · MUL acc=8 · ADD acc=15 · ANS ✓"
+    )
+    vec = gymnasium.make_vec(
+        ENV_ID, num_envs=3, vectorization_mode="vector_entry_point", machine="extended", stage=2
+    )
+    obs, info = vec.reset(seed=1)
+    assert obs.shape == (3, 161) and info["action_mask"].shape == (3, 9)
+    assert vec.single_action_space == gymnasium.spaces.Discrete(9)

@@ -1,4 +1,5 @@
-"""The canonical tool machine (SPEC §2) rule by rule, through execute and the batched machine."""
+"""The canonical tool machine (docs/machine.md) rule by rule, through execute and the batched
+machine."""
 
 from __future__ import annotations
 
@@ -356,7 +357,7 @@ def test_max_steps_of_the_batched_machine() -> None:
 
 @dataclass(frozen=True)
 class State:
-    """SPEC §2 state, tracked independently of both implementations."""
+    """The documented state (docs/machine.md), tracked independently of both implementations."""
 
     acc: int | None = None
     mem: int | None = None
@@ -365,7 +366,8 @@ class State:
 
 
 def spec_step(s: State, tok: int, x: list[int]) -> State:
-    """One legal tool on state ``s`` exactly as SPEC §2's table says (ANS leaves it unchanged)."""
+    """One legal tool on state ``s`` exactly as docs/machine.md's table says (ANS leaves it
+    unchanged)."""
 
     def apply(left: int, right: int) -> int:
         return {MUL: left * right, ADD: left + right, SUB: left - right}[tok]

@@ -1,4 +1,5 @@
-"""``execute``'s interface (SPEC §8): accepted inputs, the Outcome, and clear ValueErrors."""
+"""``execute``'s interface (the one acceptance checks call): accepted inputs, the Outcome, and
+clear ValueErrors."""
 
 from __future__ import annotations
 

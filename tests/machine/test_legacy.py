@@ -1,4 +1,5 @@
-"""The tutorial's reward function kept as ``seed-legacy`` (SPEC §4), quirks included, by hand."""
+"""The tutorial's reward function kept as ``seed-legacy`` (docs/machine.md), quirks included, by
+hand."""
 
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def test_hand_worked_case(
 
 
 def test_the_hand_cases_hold_the_quoted_values() -> None:
-    # Guard against a typo in the table: the values SPEC-readers quote.
+    # Guard against a typo in the table: the values docs/machine.md quotes.
     assert CASES[0][5] == 1.05
     assert CASES[1][5] == 0.1
     assert CASES[-1][5] == pytest.approx(1.12)

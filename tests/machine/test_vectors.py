@@ -1,7 +1,8 @@
 """Both machines, single and batched, against 3,300 independent vectors in tests/data."""
 
-# The vectors were computed by an independent implementation of SPEC §2 (canonical: answer and
-# correct) and §4 (seed-legacy: the tutorial's exact reward); program tokens are names ("MUL").
+# The vectors were computed by an independent implementation of the machines in docs/machine.md
+# (canonical: answer and correct; seed-legacy: the tutorial's exact reward); program tokens are
+# names ("MUL").
 
 from __future__ import annotations
 

@@ -69,11 +69,14 @@ def bilinear(fn: Callable[[Any, Any], Any]) -> tuple[int, int, int] | None:
     >>> bilinear(operator.mul), bilinear(operator.sub), bilinear(max)
     ((1, 0, 0), (0, 1, -1), None)
     """
-    d = fn(0, 0)
-    b, c = fn(1, 0) - d, fn(0, 1) - d
-    a = fn(1, 1) - b - c - d
-    grid = itertools.product(range(-4, 5), repeat=2)
-    if d != 0 or any(fn(lv, rv) != a * lv * rv + b * lv + c * rv for lv, rv in grid):
+    try:
+        d = fn(0, 0)
+        b, c = fn(1, 0) - d, fn(0, 1) - d
+        a = fn(1, 1) - b - c - d
+        grid = itertools.product(range(-4, 5), repeat=2)
+        if d != 0 or any(fn(lv, rv) != a * lv * rv + b * lv + c * rv for lv, rv in grid):
+            return None
+    except ArithmeticError:  # e.g. a division by zero: not of that form either
         return None
     return a, b, c
 

@@ -55,7 +55,7 @@ def run_program(
             return Outcome(answer, correct, float(correct), t + 1, tuple(trace))
         state = rules.apply(profile, m, state, x)
         trace.append(format_trace(tool, profile, state))
-        if not rules.legal(profile, state, n):
+        if rules.stuck(profile, state, n):
             trace.append("stuck: no legal tool")
             return Outcome(None, False, 0.0, t + 1, tuple(trace))
     return Outcome(None, False, 0.0, min(len(program), limit), tuple(trace))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from nativeagent.machine.tools import ARMED, NEXT, SECOND, Guard, Profile, Tool
@@ -35,9 +36,9 @@ class State(Generic[V]):
     p: int = 0
     armed: str | None = None
 
-    def filled(self, registers: Sequence[str]) -> frozenset[str]:
+    def filled(self, registers: tuple[str, ...]) -> frozenset[str]:
         """The registers that hold a value."""
-        return frozenset(r for r, v in zip(registers, self.values, strict=True) if v is not None)
+        return _filled(registers, tuple(v is not None for v in self.values))
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,22 @@ def start(profile: Profile) -> State[Any]:
 def holds(guard: Guard, filled: frozenset[str], armed: str | None, p: int, n: int) -> bool:
     """Whether ``guard`` holds in a control state."""
     return (
-        all(r in filled for r in guard.set)
-        and not any(r in filled for r in guard.empty)
-        and guard.armed == (armed is not None)
+        guard.armed == (armed is not None)
         and p + guard.unread <= n
+        and filled.issuperset(guard.set)
+        and filled.isdisjoint(guard.empty)
     )
 
 
+@lru_cache(maxsize=1024)
+def _filled(registers: tuple[str, ...], held: tuple[bool, ...]) -> frozenset[str]:
+    return frozenset(r for r, h in zip(registers, held, strict=True) if h)
+
+
+@lru_cache(maxsize=1 << 16)
 def resolve(tool: Tool, filled: frozenset[str], armed: str | None, p: int, n: int) -> Move | None:
-    """The move ``tool`` makes in a control state, or ``None`` when it is illegal there."""
+    """The move ``tool`` makes in a control state, or ``None`` when it is illegal there (it
+    depends on the control state alone, so it is cached)."""
     for case in tool.cases:
         if holds(case.when, filled, armed, p, n):
             e = case.then
@@ -90,6 +98,12 @@ def legal(profile: Profile, state: State[Any], n: int) -> list[Tool]:
     """The tools legal in ``state``, in table order."""
     filled = state.filled(profile.registers)
     return [t for t in profile.tools if resolve(t, filled, state.armed, state.p, n) is not None]
+
+
+def stuck(profile: Profile, state: State[Any], n: int) -> bool:
+    """No tool is legal in ``state``: the episode ends there, unsolved."""
+    filled = state.filled(profile.registers)
+    return all(resolve(t, filled, state.armed, state.p, n) is None for t in profile.tools)
 
 
 def read(profile: Profile, m: Move, state: State[V], x: Sequence[V]) -> list[V | None]:
@@ -115,4 +129,16 @@ def apply(profile: Profile, m: Move, state: State[V], x: Sequence[V]) -> State[V
     return State(tuple(values[r] for r in names), m.p, m.armed)
 
 
-__all__ = ["Move", "Source", "State", "apply", "holds", "legal", "move", "read", "resolve", "start"]
+__all__ = [
+    "Move",
+    "Source",
+    "State",
+    "apply",
+    "holds",
+    "legal",
+    "move",
+    "read",
+    "resolve",
+    "start",
+    "stuck",
+]

@@ -127,7 +127,7 @@ class Exploration:
                 new = rules.apply(self.profile, m, state, self.x)
                 if new in self.seen and new not in nxt:
                     continue  # reached earlier by a shorter program
-                if not rules.legal(self.profile, new, self.n):
+                if rules.stuck(self.profile, new, self.n):
                     continue  # stuck: the episode would end unsolved
                 old = nxt.get(new)
                 prog2 = (*prog, tool.token)

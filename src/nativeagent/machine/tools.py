@@ -84,9 +84,10 @@ class Operator:
     apply: Callable[[Any, Any], Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Tool:
-    """One row of the table."""
+    """One row of the table (compared by identity: each tool is one object, shared by every
+    profile that has it)."""
 
     token: int
     name: str
@@ -119,9 +120,9 @@ def _unique(items: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Profile:
-    """A named set of tools over an accumulator and some memory cells."""
+    """A named set of tools over an accumulator and some memory cells (compared by identity)."""
 
     name: str
     cells: tuple[str, ...]
@@ -304,20 +305,23 @@ def describe_guard(guard: Guard) -> str:
 
 
 def describe_effect(effect: Effect, tool: Tool) -> str:
-    """``'mem = acc; acc becomes empty'``: an effect in words, sources as in the table."""
+    """```mem = acc`; acc becomes empty``: an effect in words (Markdown), sources as in the
+    table; ``cell`` stands for the armed cell."""
     parts = []
-    reads = ["the armed cell" if s == ARMED else s for s in effect.reads]
+    reads = ["cell" if s == ARMED else s for s in effect.reads]
     if effect.writes:
         symbol = tool.operator.symbol if tool.operator and len(reads) == 2 else None
         value = f"{reads[0]} {symbol} {reads[1]}" if symbol else reads[0]
-        parts.append(f"{effect.writes} = {value}")
+        parts.append(f"`{effect.writes} = {value}`")
     parts += [f"{r} becomes empty" for r in effect.clears]
     if effect.advance:
-        parts.append(f"p += {effect.advance}")
+        parts.append(f"`p += {effect.advance}`")
     if effect.arms:
-        parts.append(f"arm {effect.arms}: the next operator computes {effect.arms} op acc")
+        parts.append(f"arm {effect.arms}: the next operator computes `{effect.arms} op acc`")
     if effect.answers:
         parts.append(f"answer {reads[0]}; the episode ends")
+    if ARMED in effect.reads:
+        parts.append("disarm")
     return "; ".join(parts)
 
 
@@ -335,12 +339,13 @@ def describe(tool: Tool) -> tuple[str, str]:
 
 
 def markdown_table(p: Profile) -> str:
-    """The profile's tools as the Markdown table docs/machine.md shows (checked by a test)."""
+    """The profile's tools as the Markdown table docs/machine.md shows (a test checks that the
+    page holds exactly this; ``python -m nativeagent.machine`` prints every profile's)."""
     lines = ["| id | token | reads | writes | effect | legal when | trace |", "|---" * 7 + "|"]
     for tool in p.tools:
         effect, legal = describe(tool)
         reads, writes = ", ".join(tool.reads) or "-", ", ".join(tool.writes) or "-"
-        trace = tool.trace.replace("{verdict}", "✓/✗").replace("{", "").replace("}", "")
+        trace = tool.trace.replace("{verdict}", "✓/✗").replace("{", "<").replace("}", ">")
         lines.append(
             f"| {tool.token} | `[{tool.name}]` | {reads} | {writes} | {effect} | {legal} | "
             f"`{trace}` |"

@@ -36,12 +36,17 @@ def precedence(op: str) -> int:
     return operator_of(op).precedence
 
 
-def operator_of(op: str) -> Any:
-    """The table's ``Operator`` of a symbol; ``ValueError`` for one no tool computes."""
+def operator_tool(op: str) -> Tool:
+    """The tool that computes ``op``; ``ValueError`` for a symbol no tool computes."""
     tool = OPERATOR_TOOLS.get(op)
     if tool is None or tool.operator is None:
         raise ValueError(f"unknown operator {op!r}; the operators are {' '.join(OPERATORS)}")
-    return tool.operator
+    return tool
+
+
+def operator_of(op: str) -> Any:
+    """The table's ``Operator`` of a symbol; ``ValueError`` for one no tool computes."""
+    return operator_tool(op).operator
 
 
 class ExpressionError(ValueError):
@@ -221,6 +226,7 @@ __all__ = [
     "n_operators",
     "operands",
     "operator_of",
+    "operator_tool",
     "parse",
     "polynomial",
     "postfix",

@@ -20,7 +20,7 @@ import torch
 
 from nativeagent.machine.tools import EOS
 from nativeagent.tasks import expression as ex
-from nativeagent.tasks.expression import OP_TOKENS, OPERATOR_TOOLS
+from nativeagent.tasks.expression import OPERATOR_TOOLS, operator_tool
 from nativeagent.tasks.task import HELD_OUT, N_STAGES, STAGES, Task, check_stage
 
 #: Context columns of the built-in stages (``a`` to ``e``).
@@ -84,7 +84,10 @@ class TaskSet:
         # Postfix templates (T, L): an operand's column, or an operator's token, and which.
         longest = max(len(t.postfix) for t in self.tasks)
         is_operand = [[int(isinstance(i, int)) for i in t.postfix] for t in self.tasks]
-        code = [[i if isinstance(i, int) else OP_TOKENS[i] for i in t.postfix] for t in self.tasks]
+        code = [
+            [i if isinstance(i, int) else operator_tool(i).token for i in t.postfix]
+            for t in self.tasks
+        ]
         self._is_operand = _pad(is_operand, longest, 0).bool()
         self._code = _pad(code, longest, EOS)
         first = torch.tensor([0, *torch.tensor([len(s) for s in self.stages]).cumsum(0).tolist()])

@@ -8,6 +8,7 @@ import torch
 from nativeagent.config import load_config
 from nativeagent.training.checkpoint import load_checkpoint, load_policy
 from nativeagent.training.evaluate import evaluate
+from nativeagent.training.explain import explain
 from nativeagent.training.train import Generators, train
 
 STAGE0 = [
@@ -82,3 +83,23 @@ def test_task_mode_run_learns_a_curriculum_of_expressions(tmp_path: Path) -> Non
     assert all("eval_held_out" in r for r in lines if "eval" in r)
     model, cfg2 = load_policy(tmp_path)  # rebuilt for the task mode from the saved config
     assert model.stage_embed is None and model.encoder is not None and cfg2 == cfg
+
+
+def test_a_short_run_solves_an_extended_curriculum_with_a_times_b_plus_c(tmp_path: Path) -> None:
+    """``a*(b+c)`` has no program on the canonical machine; on ``extended`` it needs LOAD and a
+    memory cell, and the default agent must learn that from outcome reward alone."""
+    cfg = load_config(
+        overrides=[
+            'machine.name="extended"',
+            'task.curriculum=["a*b+c", "a*(b+c)"]',
+            "train.max_updates=600",
+            "train.threads=1",
+        ]
+    )
+    result = train(cfg, tmp_path)
+    assert result["machine"] == "extended" and result["solved"], result
+    assert min(result["accuracy"].values()) >= 0.99
+    model, cfg2 = load_policy(tmp_path)
+    (shown,) = explain(model, cfg2, 1, 1, torch.Generator().manual_seed(0))
+    names = shown.trace.split(" · ")
+    assert shown.correct and names[0].startswith("LOAD") and len(names) == 6, shown.trace

@@ -1,4 +1,4 @@
-"""The three stages (SPEC §2): targets, subgoals, padded batches and seeded sampling."""
+"""The three stages (docs/machine.md): targets, subgoals, padded batches and seeded sampling."""
 
 from __future__ import annotations
 

@@ -137,7 +137,7 @@ def test_random_search_with_a_grid_runs_every_sample_at_every_grid_point() -> No
 
 
 def test_the_example_sweep_file_is_valid() -> None:
-    example = Path(__file__).parents[1] / "configs" / "sweep_example.toml"
+    example = Path(__file__).parents[2] / "configs" / "sweep_example.toml"
     s = read_sweep(example)
     assert [c.id for c in s.configurations] == ["c0_entropy_coef-0.01", "c1_entropy_coef-0.05"]
     assert s.seeds == (0, 1, 2) and s.resources.max_concurrent == 2

@@ -17,12 +17,19 @@ from typing import Annotated, Any, Literal
 
 import tomli_w
 import tomllib
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.dataclasses import dataclass
 
 from nativeagent.errors import PRESETS, ConfigError
 from nativeagent.fileio import atomic_write_bytes, atomic_write_json
-from nativeagent.machine.tools import default_max_steps
+from nativeagent.machine.tools import check_machine, default_max_steps
 from nativeagent.tasks.expression import parse
 from nativeagent.tasks.generate import TaskSpecError, curriculum_stages
 
@@ -33,9 +40,10 @@ _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
 class MachineConfig:
     """Which tool machine runs the programs and how it rewards them."""
 
-    name: Literal["canonical", "extended", "seed-legacy"] = "canonical"
+    name: str = "canonical"
     """A tool profile, ``canonical`` or ``extended`` (LOAD and a second memory cell), or the
-    tutorial's reward function ``seed-legacy``; see docs/machine.md."""
+    tutorial's reward function ``seed-legacy``; see docs/machine.md (any machine the tool table
+    declares is accepted)."""
     max_steps: int | None = Field(None, ge=1, le=64)
     """Steps before an episode without ANS ends unsolved; unset: the machine's own limit
     (canonical 8, extended 12, seed-legacy 7)."""
@@ -44,6 +52,11 @@ class MachineConfig:
     process_reward: float = Field(0.0, ge=0.0)
     """Shaping: reward for an operator call that first produces a subgoal value (tool profiles
     only)."""
+
+    @field_validator("name")
+    @classmethod
+    def _known_machine(cls, name: str) -> str:
+        return check_machine(name)
 
 
 @dataclass(config=_STRICT)

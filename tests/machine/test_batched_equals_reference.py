@@ -19,11 +19,11 @@ from nativeagent.machine.tools import EOS, operator_tool, recall_tool, store_too
 
 
 def larger(left: Any, right: Any) -> Any:
-    """max(left, right) for ints and tensors alike: not of the form a*l*r + b*l + c*r."""
+    """max(left, right) for ints and tensors alike: neither ``l * r`` nor ``l + c*r``."""
     return (left > right) * left + (left <= right) * right
 
 
-#: A profile that exists only here: a third memory cell and an operator that is not bilinear,
+#: A profile that exists only here: a third memory cell and an operator of neither fast form,
 #: so the batched machine takes its general path for it.
 WIDE = Profile(
     "wide",

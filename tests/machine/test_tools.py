@@ -9,7 +9,7 @@ import torch
 
 from nativeagent import tokens
 from nativeagent.machine import CANONICAL, EXTENDED, PROFILES, Profile, profile
-from nativeagent.machine.batched import bilinear
+from nativeagent.machine.batched import PRODUCT, SUM, linear_form
 from nativeagent.machine.tools import (
     ANS,
     RCL2,
@@ -78,12 +78,12 @@ def test_operators_are_the_expression_languages() -> None:
         "+": 1,
         "-": 1,
     }
-    assert [bilinear(t.operator.apply) for t in ops.values() if t.operator] == [
-        (1, 0, 0),
-        (0, 1, 1),
-        (0, 1, -1),
+    assert [linear_form(t.operator.apply) for t in ops.values() if t.operator] == [
+        (PRODUCT, 0),
+        (SUM, 1),
+        (SUM, -1),
     ]
-    assert bilinear(operator.floordiv) is None and bilinear(max) is None
+    assert linear_form(operator.floordiv) is None and linear_form(max) is None
 
 
 @pytest.mark.parametrize(

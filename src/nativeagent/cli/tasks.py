@@ -9,12 +9,12 @@ from typing import Annotated
 import typer
 
 from nativeagent.cli.common import console, fail, say
-from nativeagent.machine.tools import check_machine
+from nativeagent.machine.tools import MACHINES, check_machine
 from nativeagent.tasks.generate import all_reachable, random_reachable
 from nativeagent.tasks.solver import solve as run_solver
 from nativeagent.tokens import name
 
-MACHINE_HELP = "Tool profile: canonical or extended (seed-legacy runs the canonical tokens)."
+MACHINE_HELP = f"Machine: {', '.join(MACHINES)} (seed-legacy is searched as canonical)."
 
 
 def solve(

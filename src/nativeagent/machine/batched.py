@@ -4,8 +4,8 @@ Each episode's *control state* (which registers hold a value, which cell is arme
 ``p``, the number of operands ``n``) is one integer, and its values live on a *tape*: one row
 per episode holding the registers, the answer, a scratch cell and the operands. For every
 control state and token, the table's move (``rules.resolve``) is compiled once into a row of a
-lookup table: the two tape columns it reads, its operator as coefficients, the column it
-writes, the next control state and a few flags. A step is then a fixed handful of tensor
+lookup table: the two tape columns it reads, how it combines them, the column it writes, and
+the next control state. A step is then a fixed handful of tensor
 operations over the whole batch (look the row up, gather two values, combine them, scatter the
 result, move on); no Python loop runs over the episodes, and nothing here knows what any tool
 does. Illegal actions, stuck states (no legal tool) and answers all lead to the two terminal
@@ -56,29 +56,32 @@ class Shaping:
 #: The two terminal control states: ended without an answer, and answered.
 DONE, ANSWERED = 0, 1
 FIRST_LIVE = 2
-#: Columns of a compiled row: read columns, operator coefficients (value = l*(b + a*r) + c*r),
-#: written column, next state, live (the step counts), continues (still running after it),
-#: answers, and the index of an operator that is not of that bilinear form (0: none).
-L, R, A, B, C, DEST, NEXT, LIVE, CONT, ANS, OP = range(11)
+#: Columns of a compiled row: the two tape columns read (``l``, ``r``), how the value is made
+#: (``KIND`` 0: ``l + c*r``, which copies ``l`` with ``c = 0``; 1: ``l * r``; ``k + 1``: the
+#: profile's ``k``-th operator that is neither, through its own function), ``c``, the column
+#: written, and the next control state.
+L, R, KIND, C, DEST, NEXT = range(6)
+SUM, PRODUCT = 0, 1
 
 
-def bilinear(fn: Callable[[Any, Any], Any]) -> tuple[int, int, int] | None:
-    """``(a, b, c)`` with ``fn(l, r) == a*l*r + b*l + c*r`` for all ints, or ``None``.
+def linear_form(fn: Callable[[Any, Any], Any]) -> tuple[int, int] | None:
+    """``(KIND, c)`` when ``fn(l, r)`` is ``l * r`` (``PRODUCT``) or ``l + c*r`` (``SUM``) for
+    all ints, else ``None`` (the operator then takes the general path).
 
     >>> import operator
-    >>> bilinear(operator.mul), bilinear(operator.sub), bilinear(max)
-    ((1, 0, 0), (0, 1, -1), None)
+    >>> linear_form(operator.mul), linear_form(operator.sub), linear_form(max)
+    ((1, 0), (0, -1), None)
     """
+    grid = list(itertools.product(range(-4, 5), repeat=2))
     try:
-        d = fn(0, 0)
-        b, c = fn(1, 0) - d, fn(0, 1) - d
-        a = fn(1, 1) - b - c - d
-        grid = itertools.product(range(-4, 5), repeat=2)
-        if d != 0 or any(fn(lv, rv) != a * lv * rv + b * lv + c * rv for lv, rv in grid):
-            return None
-    except ArithmeticError:  # e.g. a division by zero: not of that form either
-        return None
-    return a, b, c
+        if all(fn(lv, rv) == lv * rv for lv, rv in grid):
+            return PRODUCT, 0
+        c = fn(0, 1)
+        if all(fn(lv, rv) == lv + c * rv for lv, rv in grid):
+            return SUM, c
+    except ArithmeticError:  # e.g. a division by zero: neither form
+        pass
+    return None
 
 
 @dataclass(frozen=True)
@@ -143,33 +146,46 @@ class Layout:
 
 @dataclass(frozen=True)
 class Compiled:
-    """A profile's moves as tensors: ``rows`` ``(states * vocab, 11)``, ``legal``
-    ``(states, vocab)``, and the operators that need the general path."""
+    """A profile's moves as tensors: ``rows`` ``(states * vocab, 6)``, the legal tokens of each
+    state packed eight to an int64 (``packed_legal`` ``(states, ceil(vocab / 8))``: copying a
+    state's mask is then one or a few words, not a byte per token), and the operators that take
+    the general path."""
 
     rows: torch.Tensor
-    legal: torch.Tensor
-    nonlinear: tuple[Callable[[Any, Any], Any], ...]
+    packed_legal: torch.Tensor
+    vocab: int
+    general: tuple[Callable[[Any, Any], Any], ...]
+
+    @classmethod
+    def pack(cls, rows: torch.Tensor, legal: torch.Tensor, general: Any) -> Compiled:
+        """From ``legal`` ``(states, vocab)`` bool."""
+        states, vocab = legal.shape
+        padded = torch.zeros(states, -(-vocab // 8) * 8, dtype=torch.bool)
+        padded[:, :vocab] = legal
+        return cls(rows, padded.view(torch.int64), vocab, tuple(general))
+
+    def legal(self, state: torch.Tensor) -> torch.Tensor:
+        """``(B, vocab)`` bool: the legal tokens of each state of ``state`` ``(B,)``."""
+        return self.packed_legal.index_select(0, state).view(torch.bool)[:, : self.vocab]
 
     def to(self, device: torch.device) -> Compiled:
-        return Compiled(self.rows.to(device), self.legal.to(device), self.nonlinear)
+        rows, packed = self.rows.to(device), self.packed_legal.to(device)
+        return Compiled(rows, packed, self.vocab, self.general)
 
 
 @lru_cache(maxsize=32)
 def compile_profile(profile: Profile, width: int) -> Compiled:
     """Compile every move of ``profile`` over contexts of up to ``width`` operands."""
     lay = Layout(profile, width)
-    vocab = profile.vocab_size
-    nonlinear: list[Callable[[Any, Any], Any]] = []
-    coefficients: dict[int, tuple[int, int, int, int]] = {}  # per operator token: a, b, c, op
+    general: list[Callable[[Any, Any], Any]] = []
+    forms: dict[int, tuple[int, int]] = {}  # operator token -> (KIND, c)
     for tool in profile.operators:
         assert tool.operator is not None
-        abc = bilinear(tool.operator.apply)
-        if abc is None:
-            nonlinear.append(tool.operator.apply)
-            abc, op = (0, 0, 0), len(nonlinear)
-        else:
-            op = 0
-        coefficients[tool.token] = (*abc, op)
+        form = linear_form(tool.operator.apply)
+        if form is None:
+            general.append(tool.operator.apply)
+            form = (PRODUCT + len(general), 0)
+        forms[tool.token] = form
 
     states = lay.live_states()
     moves = [
@@ -180,30 +196,29 @@ def compile_profile(profile: Profile, width: int) -> Compiled:
     ]
     has_legal = {number for number, *_ in moves}
 
-    scratch = lay.scratch
-    rows = torch.zeros(lay.n_states, vocab, 11, dtype=torch.long)
-    rows[:, :, [L, R, DEST]] = scratch
-    rows[DONE, :, NEXT], rows[ANSWERED, :, NEXT] = DONE, ANSWERED
-    live = torch.tensor([number for number, *_ in states])
-    rows[live, :, LIVE] = 1  # a live state's every token counts as a step; illegal: DONE
-    legal = torch.zeros(lay.n_states, vocab, dtype=torch.bool)
+    # Every row starts as "read and write scratch, then end": a terminal state stays itself,
+    # and any token that is not a legal move in a live state ends the episode unsolved.
+    rows = torch.zeros(lay.n_states, profile.vocab_size, 6, dtype=torch.long)
+    rows[:, :, [L, R, DEST]] = lay.scratch
+    rows[ANSWERED, :, NEXT] = ANSWERED
+    legal = torch.zeros(lay.n_states, profile.vocab_size, dtype=torch.bool)
     for number, filled, n, m in moves:
         row = rows[number, m.tool.token]
         legal[number, m.tool.token] = True
-        row[L : R + 1] = torch.tensor([*(lay.column(s) for s in m.reads), scratch, scratch][:2])
+        row[L : R + 1] = torch.tensor([*(lay.column(s) for s in m.reads), lay.scratch][:2])
+        if len(m.reads) == 2:
+            row[KIND], row[C] = torch.tensor(forms[m.tool.token])
         if m.answers:
-            row[DEST], row[B], row[NEXT], row[ANS] = lay.answer, 1, ANSWERED, 1  # copy acc
+            row[DEST], row[NEXT] = lay.answer, ANSWERED  # the answer: a copy of acc
             continue
         if m.writes is not None:
             row[DEST] = lay.column(m.writes)
-            a, b, c, op = (0, 1, 0, 0) if len(m.reads) == 1 else coefficients[m.tool.token]
-            row[A], row[B], row[C], row[OP] = a, b, c, op
         after = (filled - set(m.clears)) | ({m.writes} if m.writes else set())
         nxt = lay.state(frozenset(after), m.armed, m.p, n)
         if nxt in has_legal:
-            row[NEXT], row[CONT] = nxt, 1
+            row[NEXT] = nxt
         # else stuck: no tool is legal there, so the episode ends unsolved (NEXT stays DONE)
-    return Compiled(rows.reshape(-1, 11), legal, tuple(nonlinear))
+    return Compiled.pack(rows.reshape(-1, 6), legal, general)
 
 
 class ToolMachine:
@@ -267,45 +282,47 @@ class ToolMachine:
 
     def legal(self) -> torch.Tensor:
         """``(B, vocab)`` bool mask of legal actions; all False once an episode is done."""
-        return self.compiled.legal.index_select(0, self.state)
+        return self.compiled.legal(self.state)
 
     def step(self, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Apply ``action`` ``(B,)``; illegal actions end their episode unsolved."""
+        live = self.state >= FIRST_LIVE  # (B,) the step counts
         rule = self.compiled.rows.index_select(0, torch.add(action, self.state, alpha=self.vocab))
         lr = self.tape.gather(1, rule[:, L : R + 1])  # (B, 2) the values it reads
         left, right = lr[:, 0], lr[:, 1]
-        value = torch.addcmul(
-            rule[:, C] * right, left, torch.addcmul(rule[:, B], rule[:, A], right)
-        )
-        for k, fn in enumerate(self.compiled.nonlinear, start=1):
-            value = torch.where(rule[:, OP] == k, fn(left, right), value)
+        kind = rule[:, KIND]
+        value = torch.where(kind == PRODUCT, left * right, torch.addcmul(left, rule[:, C], right))
+        for k, fn in enumerate(self.compiled.general, start=PRODUCT + 1):
+            value = torch.where(kind == k, fn(left, right), value)
         self.tape.scatter_(1, rule[:, DEST : DEST + 1], value[:, None])
-        self._steps = self._steps + rule[:, LIVE]
-        cut = (self._steps >= self.max_steps) & rule[:, CONT].bool()  # out of steps
-        self.state = rule[:, NEXT].masked_fill(cut, DONE)
-        answers = rule[:, ANS].bool()
-        correct = answers & (left == self.batch.target)
+        self._steps = self._steps + live
+        nxt = rule[:, NEXT]
+        out_of_steps = (self._steps >= self.max_steps) & (nxt >= FIRST_LIVE)
+        self.state = torch.where(out_of_steps, DONE, nxt)
+        answers = rule[:, DEST] == self.layout.answer  # only a legal ANS writes the answer
+        correct = answers & (value == self.batch.target)  # an answer's value is acc
         reward = correct.float()
         if self.shaping.partial or self.shaping.process:
-            reward += self._shaping(rule, left, value, answers, correct)
-        ended = (rule[:, LIVE] > rule[:, CONT]) | cut
-        return reward, ended
+            reward += self._shaping(kind, rule, value, answers, correct)
+        return reward, live & (self.state < FIRST_LIVE)
 
     def _shaping(
         self,
+        kind: torch.Tensor,
         rule: torch.Tensor,
-        left: torch.Tensor,
         value: torch.Tensor,
         answers: torch.Tensor,
         correct: torch.Tensor,
     ) -> torch.Tensor:
         """Partial credit at ANS for a subgoal value; process reward for a first-time subgoal."""
-        batch, out = self.batch, torch.zeros_like(left, dtype=torch.float32)
+        batch, out = self.batch, torch.zeros_like(value, dtype=torch.float32)
         if self.shaping.partial:
-            sub = (left[:, None] == batch.subgoals) & batch.subgoal_valid
+            sub = (value[:, None] == batch.subgoals) & batch.subgoal_valid
             out += self.shaping.partial * (answers & ~correct & sub.any(1)).float()
         if self.shaping.process:
-            computes = (rule[:, A] != 0) | (rule[:, C] != 0) | (rule[:, OP] != 0)  # an operator
+            # An operator acted: a product, another operator, or a sum with c != 0 (a sum with
+            # c = 0 is a copy: STO, LOAD, ANS; and so is every row that is no legal move).
+            computes = (kind != SUM) | (rule[:, C] != 0)
             new = (value[:, None] == batch.subgoals) & batch.subgoal_valid & ~self.hit
             new &= computes[:, None]
             self.hit |= new
@@ -313,4 +330,13 @@ class ToolMachine:
         return out
 
 
-__all__ = ["ANSWERED", "DONE", "Compiled", "Layout", "Shaping", "ToolMachine", "compile_profile"]
+__all__ = [
+    "ANSWERED",
+    "DONE",
+    "Compiled",
+    "Layout",
+    "Shaping",
+    "ToolMachine",
+    "compile_profile",
+    "linear_form",
+]

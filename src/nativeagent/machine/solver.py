@@ -27,13 +27,6 @@ from nativeagent.machine import rules
 from nativeagent.machine.polynomial import Poly
 from nativeagent.machine.tools import Profile, token_names
 
-LIMITS: dict[str, str] = {
-    "canonical": "the canonical machine reads operands strictly left to right, starts each chain "
-    "by combining the next two unread operands, keeps one value in memory, and uses memory only "
-    "as the left operand (mem op acc, after RCL)",
-    "extended": "the extended machine reads operands strictly left to right, keeps two values "
-    "in memory, and uses memory only as the left operand (mem op acc, after RCL or RCL2)",
-}
 #: Below this degree in every operand, polynomial equality is equality on all of {0..9}^n.
 MAX_DEGREE = 9
 
@@ -171,13 +164,13 @@ def search(
             reason = (
                 f"no program of any length computes {text} for every context (all "
                 f"{ex.seen_at[d]} reachable symbolic machine states searched): "
-                f"{LIMITS.get(profile.name, '')}"
+                f"{profile.limits}"
             )
             return Solution(text, None, 0, ex.seen_at[d], limit, reason, True, profile.name)
     reason = (
         f"no program of at most {limit} tools computes {text} for every context "
         f"({ex.seen_at[limit]} symbolic machine states searched; a longer program may exist, "
-        f"raise max_steps to search further): {LIMITS.get(profile.name, '')}"
+        f"raise max_steps to search further): {profile.limits}"
     )
     return Solution(text, None, 0, ex.seen_at[limit], limit, reason, machine=profile.name)
 
@@ -190,4 +183,4 @@ def _check_degree(value: Poly) -> None:
         )
 
 
-__all__ = ["LIMITS", "MAX_DEGREE", "Exploration", "Solution", "exploration", "search"]
+__all__ = ["MAX_DEGREE", "Exploration", "Solution", "exploration", "search"]

@@ -129,6 +129,7 @@ class Profile:
     tools: tuple[Tool, ...]
     max_steps: int  # default step limit
     summary: str
+    limits: str = ""  # what the profile cannot compute, in words (the solver's reasons)
 
     def __post_init__(self) -> None:
         ids = [t.token for t in self.tools]
@@ -236,6 +237,9 @@ CANONICAL = Profile(
     tools=(MUL, ADD, SUB, ANS, STO, RCL),
     max_steps=8,
     summary="the tutorial's six tools: three operators, one memory cell, answer",
+    limits="the canonical machine reads operands strictly left to right, starts each chain by "
+    "combining the next two unread operands, keeps one value in memory, and uses memory only as "
+    "the left operand (mem op acc, after RCL)",
 )
 EXTENDED = Profile(
     "extended",
@@ -244,6 +248,8 @@ EXTENDED = Profile(
     max_steps=12,
     summary="canonical plus LOAD and a second memory cell: every expression over up to four "
     "operands (in order, each once) is computable",
+    limits="the extended machine reads operands strictly left to right, keeps two values in "
+    "memory, and uses memory only as the left operand (mem op acc, after RCL or RCL2)",
 )
 PROFILES: dict[str, Profile] = {p.name: p for p in (CANONICAL, EXTENDED)}
 #: Every machine by name: the profiles, and the tutorial's reward function (``legacy.py``),

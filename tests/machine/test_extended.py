@@ -27,12 +27,11 @@ def run(
     return out.answer, out.correct, out.steps, out.format_trace()
 
 
-def batched(program: list[str], context: list[int], target: int) -> tuple[int | None, bool, int]:
-    """The same program on the batched machine (a batch of one), checking legality each step."""
-    n = len(context)
+def after(program: list[str], context: list[int], target: int = 0) -> tuple[ToolMachine, float]:
+    """The batched machine (a batch of one episode) after ``program``, and the reward paid."""
     batch = SimpleNamespace(
         context=torch.tensor([context]),
-        n_operands=torch.tensor([n]),
+        n_operands=torch.tensor([len(context)]),
         target=torch.tensor([target]),
         subgoals=torch.zeros(1, 1, dtype=torch.long),
         subgoal_valid=torch.zeros(1, 1, dtype=torch.bool),
@@ -46,26 +45,19 @@ def batched(program: list[str], context: list[int], target: int) -> tuple[int | 
             break
         reward, _ = machine.step(torch.tensor([parse_token(name, EXTENDED.vocab_size)]))
         total += float(reward[0])
+    return machine, total
+
+
+def batched(program: list[str], context: list[int], target: int) -> tuple[int | None, bool, int]:
+    """The same program on the batched machine: answer, whether it was rewarded, steps."""
+    machine, total = after(program, context, target)
     answer = int(machine.answer[0]) if bool(machine.answered[0]) else None
     return answer, total == 1.0, int(machine.steps[0])
 
 
 def legal_names(program: list[str], context: list[int]) -> set[str]:
     """The tools legal after ``program`` on the batched machine."""
-    n = len(context)
-    batch = SimpleNamespace(
-        context=torch.tensor([context]),
-        n_operands=torch.tensor([n]),
-        target=torch.tensor([0]),
-        subgoals=torch.zeros(1, 1, dtype=torch.long),
-        subgoal_valid=torch.zeros(1, 1, dtype=torch.bool),
-        stage=torch.zeros(1, dtype=torch.long),
-    )
-    machine = ToolMachine(EXTENDED)
-    machine.reset(batch)
-    for name in program:
-        machine.step(torch.tensor([parse_token(name, EXTENDED.vocab_size)]))
-    mask = machine.legal()[0]
+    mask = after(program, context)[0].legal()[0]
     return {EXTENDED.vocabulary[int(t)] for t in torch.nonzero(mask).flatten()}
 
 

@@ -5,11 +5,11 @@ Each episode's *control state* (which registers hold a value, which cell is arme
 per episode holding the registers, the answer, a scratch cell and the operands. For every
 control state and token, the table's move (``rules.resolve``) is compiled once into a row of a
 lookup table: the two tape columns it reads, how it combines them, the column it writes, and
-the next control state. A step is then a fixed handful of tensor
-operations over the whole batch (look the row up, gather two values, combine them, scatter the
-result, move on); no Python loop runs over the episodes, and nothing here knows what any tool
-does. Illegal actions, stuck states (no legal tool) and answers all lead to the two terminal
-states, so finished episodes stay frozen by the table itself.
+the next control state. A step is then a fixed handful of tensor operations over the whole
+batch (look the row up, gather two values, combine them, scatter the result, move on); no
+Python loop runs over the episodes, and nothing here knows what any tool does. Illegal
+actions, stuck states (no legal tool) and answers all lead to the two terminal states, so
+finished episodes stay frozen by the table itself.
 
 Rewards: 1 for a correct answer, plus optional shaping (partial credit for answering a
 subgoal, a process reward when an operator first produces one), never counted as success.
@@ -174,6 +174,12 @@ class Compiled:
 
 
 @lru_cache(maxsize=32)
+def compiled_on(profile: Profile, width: int, device: torch.device) -> Compiled:
+    """``compile_profile``'s tables, on ``device`` (copied there once)."""
+    return compile_profile(profile, width).to(device)
+
+
+@lru_cache(maxsize=32)
 def compile_profile(profile: Profile, width: int) -> Compiled:
     """Compile every move of ``profile`` over contexts of up to ``width`` operands."""
     lay = Layout(profile, width)
@@ -243,7 +249,7 @@ class ToolMachine:
         size, width = batch.context.shape
         device = batch.context.device
         self.layout = Layout(self.profile, width)
-        self.compiled = compile_profile(self.profile, width).to(device)
+        self.compiled = compiled_on(self.profile, width, device)
         self.tape = torch.zeros(size, self.layout.columns, dtype=torch.long, device=device)
         self.tape[:, self.layout.first_operand :] = batch.context
         self.state = FIRST_LIVE + batch.n_operands.clamp(max=width)  # (B,) every register empty

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from nativeagent.machine.tools import CANONICAL, CTX, EOS, token_names
 
-MUL, ADD, SUB, ANS, STO, RCL = (CANONICAL.tool(t).token for t in CANONICAL.tool_names.split())
+MUL, ADD, SUB, ANS, STO, RCL = (
+    CANONICAL.tool(name).token for name in ("MUL", "ADD", "SUB", "ANS", "STO", "RCL")
+)
 VOCAB_SIZE = CANONICAL.vocab_size
 
 

@@ -19,7 +19,9 @@ from nativeagent.machine.base import Episodes
 from nativeagent.machine.outcome import Outcome
 from nativeagent.machine.tools import CANONICAL, LEGACY_MAX_STEPS
 
-MUL, ADD, SUB, ANS, STO, RCL = (CANONICAL.tool(t).token for t in CANONICAL.tool_names.split())
+MUL, ADD, SUB, ANS, STO, RCL = (
+    CANONICAL.tool(name).token for name in ("MUL", "ADD", "SUB", "ANS", "STO", "RCL")
+)
 VOCAB_SIZE = CANONICAL.vocab_size
 NAMES = CANONICAL.vocabulary
 

@@ -157,7 +157,7 @@ class Profile:
 
     @property
     def vocab_size(self) -> int:
-        """Ids run from 0 to the largest; every id below is a token."""
+        """One more than the largest id (an id without a token is never a legal action)."""
         return max(self.vocabulary) + 1
 
     @cached_property

@@ -340,7 +340,7 @@ def from_dict(data: dict[str, Any]) -> Config:
 
 
 def preset_dict(name: str) -> dict[str, Any]:
-    """The settings of a shipped preset (``default`` or ``tutorial``)."""
+    """The settings of a shipped preset (``PRESETS``: ``configs/<name>.toml``)."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     text = resources.files("nativeagent").joinpath(f"configs/{name}.toml").read_text()

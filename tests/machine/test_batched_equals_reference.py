@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import torch
+from helpers import episode_batch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -91,19 +91,8 @@ def run_batched(
     profile: Profile, max_steps: int | None, eps: list[Episode]
 ) -> dict[str, list[Any]]:
     """Step every episode at once, EOS-padded; check the protocol and the legal masks each step."""
-    width = max(len(e.context) for e in eps)
     length = max(len(e.program) for e in eps) + 1
-    context = torch.full((len(eps), width), EOS)
-    for i, e in enumerate(eps):
-        context[i, : len(e.context)] = torch.tensor(e.context)
-    batch = SimpleNamespace(
-        context=context,
-        n_operands=torch.tensor([len(e.context) for e in eps]),
-        target=torch.tensor([e.target for e in eps]),
-        subgoals=torch.zeros(len(eps), 1, dtype=torch.long),
-        subgoal_valid=torch.zeros(len(eps), 1, dtype=torch.bool),
-        stage=torch.zeros(len(eps), dtype=torch.long),
-    )
+    batch = episode_batch([e.context for e in eps], [e.target for e in eps])
     machine = ToolMachine(profile, max_steps)
     machine.reset(batch)
     states = [rules.start(profile) for _ in eps]

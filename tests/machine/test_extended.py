@@ -3,10 +3,9 @@ illegal, on the reference machine (``execute``) and on the batched one."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 import torch
+from helpers import episode_batch
 
 from nativeagent import execute
 from nativeagent.machine import EXTENDED, ToolMachine
@@ -29,14 +28,7 @@ def run(
 
 def after(program: list[str], context: list[int], target: int = 0) -> tuple[ToolMachine, float]:
     """The batched machine (a batch of one episode) after ``program``, and the reward paid."""
-    batch = SimpleNamespace(
-        context=torch.tensor([context]),
-        n_operands=torch.tensor([len(context)]),
-        target=torch.tensor([target]),
-        subgoals=torch.zeros(1, 1, dtype=torch.long),
-        subgoal_valid=torch.zeros(1, 1, dtype=torch.bool),
-        stage=torch.zeros(1, dtype=torch.long),
-    )
+    batch = episode_batch([context], [target])
     machine = ToolMachine(EXTENDED)
     machine.reset(batch)
     total = 0.0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from nativeagent.machine import rules
 from nativeagent.machine.polynomial import Poly
@@ -100,11 +101,7 @@ class Exploration:
                 if value in self.answers:
                     continue
                 _check_degree(value)
-                old = found.get(value)
-                program = (*prog, tool.token)
-                found[value] = (
-                    (count, program) if old is None else (old[0] + count, min(old[1], program))
-                )
+                _add_programs(found, value, count, (*prog, tool.token))
         for value, (count, program) in found.items():
             self.answers[value] = (self.depth, count, program)
         self.indexed = self.depth
@@ -122,9 +119,7 @@ class Exploration:
                     continue  # reached earlier by a shorter program
                 if rules.stuck(self.profile, new, self.n):
                     continue  # stuck: the episode would end unsolved
-                old = nxt.get(new)
-                prog2 = (*prog, tool.token)
-                nxt[new] = (count, prog2) if old is None else (old[0] + count, min(old[1], prog2))
+                _add_programs(nxt, new, count, (*prog, tool.token))
         self.seen |= set(nxt)
         self.frontier = nxt
         self.seen_at.append(len(self.seen))
@@ -136,6 +131,14 @@ class Exploration:
             self.expand()
         if self.depth == d:
             self.index()
+
+
+def _add_programs(
+    table: dict[Any, tuple[int, tuple[int, ...]]], key: Any, count: int, program: tuple[int, ...]
+) -> None:
+    """Count ``count`` more shortest programs reaching ``key``; keep the first in id order."""
+    old = table.get(key)
+    table[key] = (count, program) if old is None else (old[0] + count, min(old[1], program))
 
 
 @lru_cache(maxsize=64)

@@ -65,3 +65,11 @@ class BatchedMachine(Protocol):
     def step(self, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Apply one token per episode ``(B,)``; return ``(reward (B,) float, done (B,) bool)``."""
         ...
+
+
+class ObservableMachine(BatchedMachine, Protocol):
+    """A batched machine that can show the agent its state (the tool profiles can)."""
+
+    def observe(self) -> torch.Tensor:
+        """``(B, F)`` float features of each episode's state now (``machine.observation``)."""
+        ...

@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-from nativeagent.machine import rules
+from nativeagent.machine import observation, rules
 from nativeagent.machine.base import Episodes
 from nativeagent.machine.tools import Profile
 
@@ -148,21 +148,25 @@ class Layout:
 class Compiled:
     """A profile's moves as tensors: ``rows`` ``(states * vocab, 6)``, the legal tokens of each
     state packed eight to an int64 (``packed_legal`` ``(states, ceil(vocab / 8))``: copying a
-    state's mask is then one or a few words, not a byte per token), and the operators that take
-    the general path."""
+    state's mask is then one or a few words, not a byte per token), the operators that take
+    the general path, and what an agent observes of each state (``observations``
+    ``(states, F)``, ``machine.observation``; zeros in the terminal states)."""
 
     rows: torch.Tensor
     packed_legal: torch.Tensor
     vocab: int
     general: tuple[Callable[[Any, Any], Any], ...]
+    observations: torch.Tensor
 
     @classmethod
-    def pack(cls, rows: torch.Tensor, legal: torch.Tensor, general: Any) -> Compiled:
+    def pack(
+        cls, rows: torch.Tensor, legal: torch.Tensor, general: Any, observations: torch.Tensor
+    ) -> Compiled:
         """From ``legal`` ``(states, vocab)`` bool."""
         states, vocab = legal.shape
         padded = torch.zeros(states, -(-vocab // 8) * 8, dtype=torch.bool)
         padded[:, :vocab] = legal
-        return cls(rows, padded.view(torch.int64), vocab, tuple(general))
+        return cls(rows, padded.view(torch.int64), vocab, tuple(general), observations)
 
     def legal(self, state: torch.Tensor) -> torch.Tensor:
         """``(B, vocab)`` bool: the legal tokens of each state of ``state`` ``(B,)``."""
@@ -170,7 +174,7 @@ class Compiled:
 
     def to(self, device: torch.device) -> Compiled:
         rows, packed = self.rows.to(device), self.packed_legal.to(device)
-        return Compiled(rows, packed, self.vocab, self.general)
+        return Compiled(rows, packed, self.vocab, self.general, self.observations.to(device))
 
 
 @lru_cache(maxsize=32)
@@ -224,7 +228,10 @@ def compile_profile(profile: Profile, width: int) -> Compiled:
         if nxt in has_legal:
             row[NEXT] = nxt
         # else stuck: no tool is legal there, so the episode ends unsolved (NEXT stays DONE)
-    return Compiled.pack(rows.reshape(-1, 6), legal, general)
+    seen = torch.zeros(lay.n_states, observation.size(profile))
+    for number, filled, armed, p, n in states:
+        seen[number] = torch.tensor(observation.features(profile, filled, armed, p, n))
+    return Compiled.pack(rows.reshape(-1, 6), legal, general, seen)
 
 
 class ToolMachine:
@@ -289,6 +296,11 @@ class ToolMachine:
     def legal(self) -> torch.Tensor:
         """``(B, vocab)`` bool mask of legal actions; all False once an episode is done."""
         return self.compiled.legal(self.state)
+
+    def observe(self) -> torch.Tensor:
+        """``(B, F)`` float: what the agent observes of each episode's state now (zeros once
+        it is done; features in ``machine.observation``)."""
+        return self.compiled.observations.index_select(0, self.state)
 
     def step(self, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Apply ``action`` ``(B,)``; illegal actions end their episode unsolved."""

@@ -44,6 +44,12 @@ def test_override_parsing() -> None:
         ({"train": {"device": "tpu"}}, "train.device"),
         ({"curriculum": {"kind": "blocks", "blocks": [0, 9]}}, "curriculum.blocks.1"),
         ({"curriculum": {"blocks": []}}, "curriculum.blocks"),
+        ({"task": {"show_signs": True}}, "show_signs needs show_expression"),
+        ({"model": {"positions": "rotary"}}, "model.positions"),
+        (
+            {"machine": {"name": "seed-legacy"}, "decode": {"observe": True}},
+            "decode.observe needs a tool profile",
+        ),
     ],
 )
 def test_bad_values_name_the_key(data: dict, needle: str) -> None:
@@ -69,6 +75,13 @@ def test_top_level_configs_are_the_presets() -> None:
         assert load_config(root / f"{name}.toml", preset="default") == load_config(preset=name)
     # the shipped default.toml spells out exactly the built-in defaults
     assert load_config() == from_dict({})
+
+
+def test_the_presets_fix_the_thread_count() -> None:
+    """Results depend on it, so no preset leaves it to the machine (0 would)."""
+    assert load_config().train.threads == 2
+    assert load_config(preset="tutorial").train.threads == 2
+    assert load_config(preset="generalization").train.threads == 1
 
 
 def test_the_step_limit_defaults_to_the_machines_own() -> None:

@@ -14,6 +14,7 @@ import torch
 
 from nativeagent.algos import A2C, GRPO, PPO, A2CLossWeights, Algorithm, GRPOSettings, PPOSettings
 from nativeagent.config import Config, ConfigError
+from nativeagent.machine import observation
 from nativeagent.machine.base import BatchedMachine
 from nativeagent.machine.batched import Shaping
 from nativeagent.machine.machines import make_machine
@@ -60,8 +61,20 @@ def build_model(cfg: Config) -> torch.nn.Module:
     weights from the global RNG; see ``training.train.init_model`` for a seeded one)."""
     m = cfg.model
     n_tasks = 0 if cfg.task.show_expression else len(build_task_set(cfg).tasks)
-    vocab = profile(cfg.machine.name).vocab_size
-    return make_model(m.kind, m.d_model, m.n_layers, m.n_heads, n_tasks, m.encoder, vocab)
+    tools = profile(cfg.machine.name)
+    n_obs = observation.size(tools) if cfg.decode.observe else 0
+    return make_model(
+        m.kind,
+        m.d_model,
+        m.n_layers,
+        m.n_heads,
+        n_tasks,
+        m.encoder,
+        tools.vocab_size,
+        n_obs,
+        m.positions,
+        cfg.task.show_signs,
+    )
 
 
 def build_algorithm(cfg: Config) -> Algorithm:

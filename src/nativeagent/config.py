@@ -75,6 +75,11 @@ class ModelConfig:
     """How the GRU reads the context: ``mean`` of its embeddings (the tutorial's) or a ``gru``
     encoder over its tokens in order (for ``task.show_expression``). The Transformer always
     reads the context as a sequence."""
+    positions: Literal["absolute", "none", "randomized"] = "absolute"
+    """The Transformer's position signal: ``absolute``, a learned embedding per position;
+    ``none``, causal attention alone (no embedding to be untrained at longer lengths); or
+    ``randomized``, learned embeddings whose ids training shifts by a random offset per episode,
+    so that every id is trained and only their order carries meaning."""
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> ModelConfig:
@@ -105,6 +110,16 @@ class TaskConfig:
     show_expression: bool = False
     """Task mode: the model reads the expression (postfix operands and operator tokens)
     instead of the digits alone and an embedding of the task's index."""
+    show_signs: bool = False
+    """Task mode only: the model also reads each operand's running sign, the sign it enters its
+    sum with once the parentheses are removed (``b`` in ``a-(b-c)`` has -, ``c`` has +):
+    a signal for the shapes whose program rewrites the expression."""
+
+    @model_validator(mode="after")
+    def _signs_need_the_expression(self) -> TaskConfig:
+        if self.show_signs and not self.show_expression:
+            raise ValueError("show_signs needs show_expression (the signs annotate it)")
+        return self
 
     @model_validator(mode="after")
     def _parse(self) -> TaskConfig:
@@ -129,6 +144,10 @@ class DecodeConfig:
     ``open``: the tutorial's way, ``open_tokens`` unmasked tokens run afterwards."""
     open_tokens: int = Field(6, ge=1, le=64)
     """Tokens decoded per episode in open-loop mode."""
+    observe: bool = False
+    """Tool observations: after each tool the policy also receives the machine's new state
+    (which registers are set, which cell is armed, how many operands are read and left; see
+    ``nativeagent.machine.observation``). Off reproduces runs without it bit for bit."""
 
 
 @dataclass(config=_STRICT)
@@ -233,8 +252,10 @@ class TrainConfig:
     """Updates between checkpoints (written atomically; one is also written at the end)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """``auto`` uses CUDA when present."""
-    threads: int = Field(0, ge=0)
-    """torch CPU threads; 0 keeps torch's default. Use 1 when several runs share a CPU."""
+    threads: int = Field(2, ge=0)
+    """torch CPU threads. Results depend on it (sums round differently), so it is fixed: 2 by
+    default, the machine the documented numbers come from; 0 keeps torch's default (one per
+    core). Use 1 when several runs share a CPU."""
     tensorboard: bool = False
     """Also write TensorBoard scalars into ``RUN_DIR/tensorboard`` (extra ``[tensorboard]``)."""
 
@@ -283,6 +304,12 @@ class Config:
     def _legacy_needs_builtin_stages(self) -> Config:
         if self.machine.name == "seed-legacy" and self.task != TaskConfig():
             raise ValueError("machine 'seed-legacy' runs only the built-in stages; drop [task]")
+        return self
+
+    @model_validator(mode="after")
+    def _observe_needs_tool_profile(self) -> Config:
+        if self.decode.observe and self.machine.name == "seed-legacy":
+            raise ValueError("decode.observe needs a tool profile; seed-legacy has no state")
         return self
 
     @model_validator(mode="after")

@@ -19,6 +19,8 @@ from nativeagent.tasks import (
     stage_tensor,
 )
 from nativeagent.tasks.generate import all_reachable
+from nativeagent.tasks.task import Task
+from nativeagent.tasks.taskset import MINUS, NO_SIGN, PLUS, running_signs
 from nativeagent.tokens import ADD, ANS, EOS, MUL, RCL, STO, SUB
 
 
@@ -205,3 +207,27 @@ def test_focus_draws_failing_tasks_within_their_stage() -> None:
     plain = tasks.pick_tasks(stages, torch.Generator().manual_seed(4))
     again = tasks.pick_tasks(stages, torch.Generator().manual_seed(4), weights, focus=0.0)
     assert torch.equal(plain, again)  # focus 0 draws exactly as before
+
+
+@pytest.mark.parametrize(
+    ("expression", "signs"),
+    [
+        ("a+b", "++."),
+        ("a-(b-c)+d", "+-+..+."),  # program SUB ADD ADD: b enters with -, c and d with +
+        ("a-(b+c+d)", "+--.-.."),  # a b c + d + -: SUB SUB SUB
+        ("a*b-(c-d)", "++.-+.."),  # MUL SUB ADD: the product starts a new sum
+        ("(a-b)*(c-d)", "+-.+-.."),  # each factor is a sum of its own
+    ],
+)
+def test_running_signs_follow_the_sums_without_parentheses(expression: str, signs: str) -> None:
+    code = {NO_SIGN: ".", PLUS: "+", MINUS: "-"}
+    assert "".join(code[s] for s in running_signs(Task.parse(expression).tree)) == signs
+
+
+def test_batches_carry_the_signs_in_task_mode_only() -> None:
+    tasks = [Task.parse("a-(b-c)"), Task.parse("a*b")]
+    digits, ids = torch.tensor([[1, 2, 3], [4, 5, 0]]), torch.tensor([0, 1])
+    shown = TaskSet([tasks], show_expression=True).make_batch(digits, ids)
+    assert shown.prompt_sign.tolist() == [[PLUS, MINUS, PLUS, 0, 0], [PLUS, PLUS, 0, 0, 0]]
+    hidden = TaskSet([tasks]).make_batch(digits, ids)
+    assert hidden.prompt_sign.eq(NO_SIGN).all()

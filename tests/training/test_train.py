@@ -28,6 +28,9 @@ def test_short_run_solves_stage_0(tmp_path: Path) -> None:
     result = train(cfg, tmp_path)
     assert result["accuracy"]["0"] >= 0.99, result
     assert result["updates"] == 60 and result["episodes"] == 60 * 192
+    # what the floats depend on beyond the config
+    assert result["torch"] == torch.__version__ and result["device"] == "cpu"
+    assert result["threads"] == 1 == torch.get_num_threads()
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["update"] for r in lines] == [10, 20, 30, 40, 50, 60]
     assert all("eval" in r for r in lines if r["update"] % 20 == 0)

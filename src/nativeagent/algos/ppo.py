@@ -94,7 +94,8 @@ class PPO(OneEpisodePerContext):
             for rows in order.chunk(s.minibatches):
                 mask = ro.alive[rows]
                 legal = ro.legal[rows] if ro.legal is not None else None
-                lp, ent, v = replay(model, batch.index(rows), ro.actions[rows], legal)
+                seen = ro.observations[rows] if ro.observations is not None else None
+                lp, ent, v = replay(model, batch.index(rows), ro.actions[rows], legal, seen)
                 a = normalize(adv[rows], mask) if s.normalize_advantages else adv[rows]
                 pg, kl, clipfrac = clipped_policy_loss(lp, old_lp[rows], a, mask, s.clip_coef)
                 clip = s.value_clip_coef if s.clip_value else None

@@ -1,8 +1,9 @@
-"""Policies: every model offers ``start(batch)`` and ``step(state, token)``."""
+"""Policies: every model offers ``start(batch)`` and ``step(state, token[, obs])``; the
+Transformer also scores a whole decoded sequence at once (``ParallelScorer``)."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -21,8 +22,28 @@ class Policy(Protocol):
         ...
 
     def step(self, state: Any, token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Any]:
-        """Logits ``(B, V)``, value ``(B,)`` and the next state after feeding ``token``."""
+        """Logits ``(B, V)``, value ``(B,)`` and the next state after feeding ``token``.
+
+        A model whose ``observes`` is True also takes ``obs`` ``(B, F)``, the machine's state
+        (``decode.observe``)."""
         ...
+
+
+@runtime_checkable
+class ParallelScorer(Protocol):
+    """A policy that scores a whole decoded sequence in one pass (causal attention can)."""
+
+    def score(
+        self, batch: Batch, actions: torch.Tensor, obs: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(B, T, V)`` and values ``(B, T)`` before each of ``actions`` ``(B, T)``,
+        as stepping gives them (``obs`` ``(B, T, F)``: the states shown with each input)."""
+        ...
+
+
+def observes(model: object) -> bool:
+    """Whether ``model`` takes the machine's state with every step (``decode.observe``)."""
+    return bool(getattr(model, "observes", False))
 
 
 MODELS = ("gru", "transformer")
@@ -36,21 +57,36 @@ def make_model(
     n_tasks: int = N_STAGES,
     encoder: str = "mean",
     vocab_size: int = VOCAB_SIZE,
+    n_obs: int = 0,
+    positions: str = "absolute",
+    signs: bool = False,
 ) -> torch.nn.Module:
-    """Build a policy network by name (``n_layers`` and ``n_heads`` are the Transformer's,
-    ``encoder`` the GRU's; ``n_tasks = 0``: no task embedding; ``vocab_size``: the machine's
-    vocabulary, 18 canonical, 21 extended)."""
+    """Build a policy network by name (``n_layers``, ``n_heads`` and ``positions`` are the
+    Transformer's, ``encoder`` the GRU's; ``n_tasks = 0``: no task embedding; ``vocab_size``:
+    the machine's vocabulary, 18 canonical, 21 extended; ``n_obs``: features of the machine's
+    state each step takes, 0 for none; ``signs``: read ``Batch.prompt_sign``)."""
     if kind == "gru":
-        return GRUActorCritic(d_model, vocab_size, n_tasks=n_tasks, encoder=encoder)
+        return GRUActorCritic(d_model, vocab_size, n_tasks, encoder, n_obs, signs)
     if kind == "transformer":
-        return TransformerActorCritic(d_model, n_layers, n_heads, vocab_size, n_tasks=n_tasks)
+        return TransformerActorCritic(
+            d_model,
+            n_layers,
+            n_heads,
+            vocab_size,
+            n_tasks,
+            n_obs=n_obs,
+            positions=positions,
+            signs=signs,
+        )
     raise ValueError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
 
 
 __all__ = [
     "MODELS",
     "GRUActorCritic",
+    "ParallelScorer",
     "Policy",
     "TransformerActorCritic",
     "make_model",
+    "observes",
 ]

@@ -2,7 +2,10 @@
 
 Two ways to read the context: ``mean`` (the tutorial's mean of the context embeddings) or
 ``gru`` (a GRU encoder over the context tokens in order, which task mode needs: there the
-context is an expression in postfix order, and order matters).
+context is an expression in postfix order, and order matters). With ``n_obs`` features of the
+machine's state (``decode.observe``), each input is the token's embedding plus a linear map of
+what the machine shows after that token; with ``signs`` (``task.show_signs``) each context
+token's embedding also gets an embedding of its running sign (``Batch.prompt_sign``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class GRUActorCritic(nn.Module):
         vocab_size: int = VOCAB_SIZE,
         n_tasks: int = N_STAGES,
         encoder: str = "mean",
+        n_obs: int = 0,
+        signs: bool = False,
     ) -> None:
         super().__init__()
         if encoder not in ENCODERS:
@@ -41,11 +46,16 @@ class GRUActorCritic(nn.Module):
         self.policy_head = nn.Linear(d_model, vocab_size)
         self.value_head = nn.Linear(d_model, 1)
         self.encoder = nn.GRUCell(d_model, d_model) if encoder == "gru" else None
+        # Made last, so that the other weights are drawn as without observations.
+        self.observe_embed = nn.Linear(n_obs, d_model, bias=False) if n_obs else None
+        self.sign_embed = nn.Embedding(3, d_model) if signs else None  # Batch.prompt_sign
 
     def summarize(self, batch: Batch) -> torch.Tensor:
         """The context as one vector ``(B, D)``: mean of embeddings, or the encoder's last state."""
         prompt, length = batch.prompt, batch.prompt_len
         emb = self.embed(prompt)  # (B, L, D)
+        if self.sign_embed is not None:
+            emb = emb + self.sign_embed(batch.prompt_sign)
         cols = torch.arange(prompt.shape[1], device=prompt.device)
         valid = cols[None, :] < length[:, None]  # (B, L)
         if self.encoder is None:
@@ -62,9 +72,19 @@ class GRUActorCritic(nn.Module):
             h = h + self.stage_embed(batch.task)
         return torch.tanh(h), torch.full_like(batch.task, CTX)
 
+    @property
+    def observes(self) -> bool:
+        """Whether each step also takes the machine's state (``decode.observe``)."""
+        return self.observe_embed is not None
+
     def step(
-        self, h: torch.Tensor, token: torch.Tensor
+        self, h: torch.Tensor, token: torch.Tensor, obs: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Feed one token ``(B,)``; return logits ``(B, V)``, value ``(B,)`` and the new state."""
-        h = self.cell(self.embed(token), h)
+        """Feed one token ``(B,)`` (and the machine's state ``(B, F)`` when observing); return
+        logits ``(B, V)``, value ``(B,)`` and the new state."""
+        x = self.embed(token)
+        if self.observe_embed is not None:
+            assert obs is not None, "this model observes the machine: step needs obs"
+            x = x + self.observe_embed(obs)
+        h = self.cell(x, h)
         return self.policy_head(h), self.value_head(h).squeeze(-1), h

@@ -18,6 +18,7 @@ from functools import cached_property
 
 import torch
 
+from nativeagent.machine.batched import SUM, linear_form
 from nativeagent.machine.tools import EOS
 from nativeagent.tasks import expression as ex
 from nativeagent.tasks.expression import OPERATOR_TOOLS, operator_tool
@@ -27,6 +28,8 @@ from nativeagent.tasks.task import HELD_OUT, N_STAGES, STAGES, Task, check_stage
 MAX_OPERANDS = 5
 #: Most subgoals a built-in stage has (stage 2: ``a*b``, ``a*b+c``, ``d*e``).
 MAX_SUBGOALS = 3
+#: Values of ``Batch.prompt_sign``: no operand here, the operand counts with +, or with -.
+NO_SIGN, PLUS, MINUS = 0, 1, 2
 
 
 @dataclass
@@ -42,6 +45,8 @@ class Batch:
     task: torch.Tensor  # (B,) int64 index into the task set's ``tasks``
     prompt: torch.Tensor  # (B, L) int64 tokens the model reads, [EOS]-padded
     prompt_len: torch.Tensor  # (B,) int64
+    prompt_sign: torch.Tensor  # (B, L) int64 running sign of each prompt operand (``SIGNS``)
+    position_offset: torch.Tensor  # (B,) int64 first position id (randomized positions; else 0)
 
     def __len__(self) -> int:
         return self.stage.shape[0]
@@ -90,6 +95,7 @@ class TaskSet:
         ]
         self._is_operand = _pad(is_operand, longest, 0).bool()
         self._code = _pad(code, longest, EOS)
+        self._sign = _pad([running_signs(t.tree) for t in self.tasks], longest, NO_SIGN)
         first = torch.tensor([0, *torch.tensor([len(s) for s in self.stages]).cumsum(0).tolist()])
         self._stage_first, self._stage_size = first[:-1], first[1:] - first[:-1]
 
@@ -207,12 +213,46 @@ class TaskSet:
             shown = torch.where(is_operand, x.gather(1, col), code)  # (B, L)
             in_prompt = torch.arange(code.shape[1], device=device)[None, :] < length[:, None]
             prompt, prompt_len = torch.where(in_prompt, shown, EOS), length
+            sign = self._sign.to(device)[task]
         else:
             prompt, prompt_len = context, n_ops
+            sign = torch.zeros_like(context)
         stage = self._stage_of.to(device)[task]
         return Batch(
-            context, stage, n_ops, target, subgoals, subgoal_valid, task, prompt, prompt_len
+            context,
+            stage,
+            n_ops,
+            target,
+            subgoals,
+            subgoal_valid,
+            task,
+            prompt,
+            prompt_len,
+            sign,
+            torch.zeros_like(task),
         )
+
+
+def running_signs(node: ex.Node, sign: int = PLUS) -> list[int]:
+    """The running sign of every operand, in postfix order (``NO_SIGN`` at operators): the sign
+    with which it enters the sum it belongs to once the sum's parentheses are removed.
+
+    An operator of the form ``l + c*r`` (``+``, ``-``: ``linear_form``) passes its sign to the
+    left and its sign times ``c`` to the right; any other operator (``*``) starts new sums.
+
+    >>> from nativeagent.tasks.expression import parse
+    >>> running_signs(parse("a-(b-c)+d"))  # a b c - - d +: the program is SUB ADD ADD
+    [1, 2, 1, 0, 0, 1, 0]
+    >>> running_signs(parse("a*b-(c+d)"))
+    [1, 1, 0, 2, 2, 0, 0]
+    """
+    if isinstance(node, ex.Operand):
+        return [sign]
+    form = linear_form(ex.operator_of(node.op).apply)
+    if form is not None and form[0] == SUM and abs(form[1]) == 1:
+        right = sign if form[1] == 1 else PLUS + MINUS - sign
+        return [*running_signs(node.left, sign), *running_signs(node.right, right), NO_SIGN]
+    return [*running_signs(node.left), *running_signs(node.right), NO_SIGN]
 
 
 def _pad(rows: list[list[int]], width: int, fill: int) -> torch.Tensor:
@@ -285,7 +325,10 @@ __all__ = [
     "HELD_OUT",
     "MAX_OPERANDS",
     "MAX_SUBGOALS",
+    "MINUS",
+    "NO_SIGN",
     "N_STAGES",
+    "PLUS",
     "STAGES",
     "Batch",
     "Task",
@@ -293,6 +336,7 @@ __all__ = [
     "apply_operators",
     "check_stage",
     "make_batch",
+    "running_signs",
     "sample_batch",
     "stage_tensor",
 ]

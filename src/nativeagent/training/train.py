@@ -20,6 +20,7 @@ from nativeagent.algos.common import NonFiniteError
 from nativeagent.build import build_algorithm, build_machine, build_model, build_task_set
 from nativeagent.config import Config, ConfigError, from_dict, save_config
 from nativeagent.fileio import atomic_write_json, remove_stale_temporaries
+from nativeagent.models.transformer import RANDOM_OFFSETS
 from nativeagent.rollout import rollout
 from nativeagent.tasks.curriculum import Curriculum
 from nativeagent.training.checkpoint import (
@@ -66,6 +67,16 @@ class Generators:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         for name in GENERATORS:
             getattr(self, name).set_state(state[name])
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """What a run's floats depend on beyond its config: device, torch version, CPU threads
+    (different thread counts round sums differently, so the same seed can train differently)."""
+    return {
+        "device": str(device),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
 
 
 def init_model(cfg: Config, init_seed: int, device: torch.device) -> torch.nn.Module:
@@ -192,6 +203,10 @@ class Trainer:
         focus = s.cfg.curriculum.focus
         contexts = self.tasks.sample(stages, s.gens.data, s.curriculum.failure, focus)
         batch = self.algo.expand(contexts)
+        if s.cfg.model.positions == "randomized":
+            batch.position_offset = torch.randint(
+                RANDOM_OFFSETS, (len(batch),), generator=s.gens.data, device=s.device
+            )
         ro = rollout(s.model, self.machine, batch, self.n_tokens, s.gens.policy, masked=self.masked)
         try:
             parts = self.algo.update(s.model, s.optimizer, batch, ro, s.gens.policy)
@@ -270,7 +285,7 @@ class Trainer:
             "wall_s": round(self.wall(), 3),
             "seed": t.seed,
             "machine": s.cfg.machine.name,
-            "device": str(s.device),
+            **environment(s.device),
             "optimality": {str(k): a.optimality for k, a in final.items()},
         }
         if held is not None or any(len(a.per_task) > 1 for a in final.values()):

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
-from nativeagent.cli.common import USER_ERRORS, accuracy_table, console, fail, stage_rows
+from nativeagent.cli.common import USER_ERRORS, accuracy_table, console, fail, say, stage_rows
 from nativeagent.tasks.task import HELD_OUT
 
 if TYPE_CHECKING:
     from nativeagent.config import Config
+    from nativeagent.training.expressions import ExpressionsAccuracy
 
 
 def _load(run_dir: Path, device: str) -> tuple[Any, Config, Any]:
@@ -31,20 +33,68 @@ def _load(run_dir: Path, device: str) -> tuple[Any, Config, Any]:
     return model, cfg, torch.device(dev)
 
 
+EXPRESSIONS_HELP = (
+    "Evaluate on these expressions instead of the run's stages (repeatable; one value may hold "
+    "several, separated by commas or spaces). Needs a run with task.show_expression."
+)
+OPERANDS_HELP = "Evaluate on every expression over N operands the machine can compute."
+SAMPLE_HELP = "With --operands: a random sample of K of them (seeded by --seed); needed for N >= 6."
+MACHINE_HELP = (
+    "Machine to evaluate on (default: the run's); another only when its vocabulary extends the "
+    "run's (extended for a canonical run), with --expressions or --operands."
+)
+EPISODES_HELP = (
+    "Fresh episodes per stage; with --expressions or --operands, in total, spread over the "
+    "expressions in turn."
+)
+MAX_STEPS_HELP = (
+    "With --expressions or --operands: the step limit (default: the run's, raised in proportion "
+    "to the operand count; the solver's search grows fast with it)."
+)
+#: Expressions an expression-set table shows, worst first.
+WORST_SHOWN = 20
+
+
 def eval_(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by train.")],
-    episodes: Annotated[int, typer.Option(min=1, help="Fresh episodes per stage.")] = 1000,
+    episodes: Annotated[int, typer.Option(min=1, help=EPISODES_HELP)] = 1000,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed for the evaluation contexts.")] = 2024,
+    seed: Annotated[
+        int, typer.Option(help="Seed for the evaluation contexts (and --sample's draw).")
+    ] = 2024,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+    expressions: Annotated[
+        list[str] | None, typer.Option("--expressions", metavar="EXPR", help=EXPRESSIONS_HELP)
+    ] = None,
+    operands: Annotated[int | None, typer.Option(min=2, metavar="N", help=OPERANDS_HELP)] = None,
+    sample: Annotated[int | None, typer.Option(min=1, metavar="K", help=SAMPLE_HELP)] = None,
+    machine: Annotated[str | None, typer.Option(help=MACHINE_HELP)] = None,
+    max_steps: Annotated[int | None, typer.Option(min=1, metavar="N", help=MAX_STEPS_HELP)] = None,
 ) -> None:
-    """Greedy accuracy per stage of a trained agent, with 95% intervals."""
+    """Greedy accuracy per stage of a trained agent, with 95% intervals; or, with --expressions
+    or --operands, on any expression set (an agent that reads the expression only)."""
     import torch
 
     from nativeagent.training.evaluate import evaluate
 
+    if expressions and operands is not None:
+        fail("give --expressions or --operands, not both")
+    if sample is not None and operands is None:
+        fail("--sample needs --operands")
+    if max_steps is not None and not (expressions or operands is not None):
+        fail("--max-steps needs --expressions or --operands")
     model, cfg, dev = _load(run_dir, device)
     gen = torch.Generator(device=dev).manual_seed(seed)
+    if expressions or operands is not None:
+        spec = (expressions or [], operands, sample, seed, max_steps)
+        acc = _eval_expressions(model, cfg, gen, spec, machine, episodes)
+        _print_expressions(acc, run_dir, as_json)
+        return
+    if machine is not None and machine != cfg.machine.name:
+        fail(
+            f"--machine {machine} differs from the run's machine {cfg.machine.name}: another "
+            "machine needs --expressions or --operands"
+        )
     rows = stage_rows(evaluate(model, cfg, episodes, gen, held_out=True), cfg)
     if as_json:
         print(
@@ -59,6 +109,84 @@ def eval_(
         )
     else:
         console.print(accuracy_table(f"greedy accuracy: {run_dir}", rows))
+
+
+def _eval_expressions(
+    model: Any,
+    cfg: Config,
+    gen: Any,
+    spec: tuple[list[str], int | None, int | None, int, int | None],
+    machine: str | None,
+    episodes: int,
+) -> ExpressionsAccuracy:
+    """Greedy accuracy on the expression set of ``spec`` (``--expressions``, ``--operands``,
+    ``--sample``, ``--seed``, ``--max-steps``); every user mistake is one line."""
+    from nativeagent.tasks.generate import (
+        MAX_LISTED_OPERANDS,
+        check_computable,
+        parse_expressions,
+        reachable_set,
+    )
+    from nativeagent.training.expressions import (
+        check_machine_for,
+        evaluate_expressions,
+        step_limit,
+    )
+
+    texts, operands, sample, seed, max_steps = spec
+    try:
+        name = check_machine_for(cfg, machine)
+        if operands is None:
+            tasks = parse_expressions(texts)
+            limit = step_limit(cfg, max(t.n_operands for t in tasks), max_steps)
+            check_computable(tasks, name, limit)
+        else:
+            if operands > MAX_LISTED_OPERANDS and sample is None:
+                fail(
+                    f"--operands {operands}: too many expressions to evaluate them all (all are "
+                    f"listed for up to {MAX_LISTED_OPERANDS} operands); add --sample K"
+                )
+            limit = step_limit(cfg, operands, max_steps)
+            tasks = reachable_set(operands, name, limit, sample, seed)
+        return evaluate_expressions(model, cfg, tasks, episodes, gen, name, limit)
+    except USER_ERRORS as err:
+        fail(str(err))
+
+
+def _print_expressions(acc: ExpressionsAccuracy, run_dir: Path, as_json: bool) -> None:
+    """``eval --json`` of an expression set, or the overall line, the worst expressions and a
+    one-line summary."""
+    from nativeagent.stats import wilson_interval
+
+    if as_json:
+        print(json.dumps(acc.to_json()))
+        return
+    n = len(acc.per_expression)
+    table = Table(
+        title=f"greedy accuracy on {n} expressions: {escape(str(run_dir))} "
+        f"(machine {acc.machine}, max_steps {acc.max_steps})"
+    )
+    for col in ("expression", "accuracy", "95% interval", "episodes"):
+        table.add_column(col, justify="left" if col == "expression" else "right")
+    table.add_row(
+        "[bold]overall[/]",
+        f"{acc.accuracy:.3f}",
+        f"[{acc.low:.3f}, {acc.high:.3f}]",
+        str(acc.episodes),
+        end_section=True,
+    )
+    for expr, k, m in acc.worst(WORST_SHOWN):
+        low, high = wilson_interval(k, m)
+        table.add_row(escape(expr), f"{k / m:.3f}", f"[{low:.3f}, {high:.3f}]", str(m))
+    console.print(table)
+    perfect = sum(k == m for _, k, m in acc.per_expression)
+    never = sum(k == 0 for _, k, _ in acc.per_expression)
+    shown = min(n, WORST_SHOWN)
+    say(
+        f"{n} expressions ({'all' if shown == n else f'worst {shown}'} shown): {perfect} solved "
+        f"in every episode, {never} in none; overall {acc.accuracy:.3f} "
+        f"[{acc.low:.3f}, {acc.high:.3f}] on {acc.episodes} episodes"
+    )
 
 
 def explain(

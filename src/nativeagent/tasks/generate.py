@@ -1,4 +1,6 @@
-"""Where tasks come from: every or random reachable expressions, and a curriculum's stages.
+"""Where tasks come from: every or random reachable expressions, a curriculum's stages, and
+the expression sets a trained agent is evaluated on (``parse_expressions``, ``check_computable``,
+``reachable_set``).
 
 Expressions here read each operand once, in order (``a``, ``b``, …), so ``n`` operands take
 ``n - 1`` operators; a shape is the expression with its operators, written with only the
@@ -14,7 +16,8 @@ on the machine asked for. Nothing here needs torch: random draws use a seeded ``
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from math import comb
 
@@ -23,6 +26,8 @@ from nativeagent.tasks.solver import solve
 from nativeagent.tasks.task import Task
 
 ALL_OPERATORS = "".join(OPERATORS)
+#: Most operands ``reachable_set`` lists in full; beyond, there are too many, so it samples.
+MAX_LISTED_OPERANDS = 5
 
 
 class TaskSpecError(ValueError):
@@ -125,6 +130,52 @@ def computable(text: str, key: str, machine: str, max_steps: int) -> Task:
     return task
 
 
+def parse_expressions(texts: Iterable[str]) -> list[Task]:
+    """The tasks of ``texts``, each a single expression or several separated by commas or spaces
+    (expressions contain neither); a shape given twice counts once, in its first spelling.
+
+    Raises ``ExpressionError`` (a ``ValueError``) for a malformed one, ``TaskSpecError`` for none.
+    """
+    found: dict[str, Task] = {}
+    for text in texts:
+        for part in re.split(r"[\s,]+", text.strip()):
+            if part:
+                task = Task.parse(part)
+                found.setdefault(task.shape, task)
+    if not found:
+        raise TaskSpecError("no expression given")
+    return list(found.values())
+
+
+def check_computable(tasks: Sequence[Task], machine: str, max_steps: int) -> list[Task]:
+    """``tasks`` when a program of ``max_steps`` tools computes each on ``machine``, else
+    ``TaskSpecError`` with the solver's reason for the first that none does (it names it)."""
+    for task in tasks:
+        solution = solve(task.tree, machine, max_steps)
+        if not solution.reachable:
+            raise TaskSpecError(f"expression {task.expression}: {solution.reason}")
+    return list(tasks)
+
+
+def reachable_set(
+    n: int, machine: str, max_steps: int, sample: int | None = None, seed: int = 0
+) -> list[Task]:
+    """Every expression over ``n`` operands that ``machine`` computes within ``max_steps``
+    tools, or ``sample`` of them drawn with ``random.Random(seed)`` (``random_reachable``).
+
+    Listing them all is refused (``TaskSpecError``) beyond ``MAX_LISTED_OPERANDS`` operands:
+    over 6 there are tens of thousands of trees, so give ``sample``.
+    """
+    if sample is None:
+        if n > MAX_LISTED_OPERANDS:
+            raise TaskSpecError(
+                f"too many expressions over {n} operands to evaluate them all (all are listed "
+                f"for up to {MAX_LISTED_OPERANDS}); draw a sample of them"
+            )
+        return list(all_reachable(n, machine, max_steps))
+    return random_reachable(n, sample, random.Random(seed), machine=machine, max_steps=max_steps)
+
+
 def curriculum_stages(
     curriculum: Sequence[str | Sequence[str]],
     all_reachable_up_to: int,
@@ -163,11 +214,15 @@ def curriculum_stages(
 
 
 __all__ = [
+    "MAX_LISTED_OPERANDS",
     "TaskSpecError",
     "all_reachable",
     "all_trees",
+    "check_computable",
     "computable",
     "curriculum_stages",
+    "parse_expressions",
     "random_reachable",
     "random_tree",
+    "reachable_set",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from nativeagent.machine import rules
@@ -32,3 +34,18 @@ def episode_batch(contexts: Sequence[Sequence[int]], targets: Sequence[int]) -> 
         subgoal_valid=torch.zeros(len(contexts), 1, dtype=torch.bool),
         stage=torch.zeros(len(contexts), dtype=torch.long),
     )
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run ``nativeagent ARGS`` through its real entry point: exit code, stdout, stderr."""
+    from nativeagent import cli
+
+    old = sys.argv
+    sys.argv = ["nativeagent", *args]
+    try:
+        with pytest.raises(SystemExit) as info:
+            cli.main()
+    finally:
+        sys.argv = old
+    captured = capsys.readouterr()
+    return int(info.value.code or 0), captured.out, captured.err

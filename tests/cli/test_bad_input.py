@@ -5,15 +5,15 @@ exit code, that stderr is exactly one line containing the expected words, and th
 appeared on disk. ``execute`` cases check the ``ValueError`` message.
 """
 
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from nativeagent import cli, execute
+from nativeagent import execute
 from nativeagent.config import load_config
 from nativeagent.training.train import train
+from tests.helpers import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +29,8 @@ def _files(root: Path) -> set[Path]:
 
 
 def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    old = sys.argv
-    sys.argv = ["nativeagent", *args]
-    try:
-        with pytest.raises(SystemExit) as info:
-            cli.main()
-    finally:
-        sys.argv = old
-    return int(info.value.code or 0), capsys.readouterr().err
+    code, _, err = run_cli(args, capsys)
+    return code, err
 
 
 def prepare(case: str, tmp: Path, finished: Path) -> list[str]:

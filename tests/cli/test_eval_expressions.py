@@ -2,14 +2,13 @@
 expression set, through the real entry point (one-line errors, exit code 2, no traceback)."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from nativeagent import cli
 from nativeagent.config import load_config
 from nativeagent.training.train import train
+from tests.helpers import run_cli
 
 TINY = [
     "train.max_updates=3",
@@ -36,16 +35,7 @@ def plain_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    old = sys.argv
-    sys.argv = ["nativeagent", *args]
-    try:
-        with pytest.raises(SystemExit) as info:
-            cli.main()
-    finally:
-        sys.argv = old
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
+run_main = run_cli
 
 
 def test_json_schema_and_episodes_per_expression(

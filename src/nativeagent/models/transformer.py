@@ -63,6 +63,17 @@ POSITIONS = ("absolute", "none", "randomized")
 RANDOM_OFFSETS = 48
 
 
+def _causal_mask(batch: Batch, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Over the prompt then ``steps`` decoded positions: the prompt's padding ``(B, W)`` (True:
+    ignore) and where each position may look, ``(B, 1, L, L)`` (itself and earlier real
+    positions)."""
+    width = batch.prompt.shape[1]
+    cols = torch.arange(width + steps, device=batch.prompt.device)
+    padding = (cols[None, :] >= batch.prompt_len[:, None]) & (cols[None, :] < width)
+    causal = torch.ones(width + steps, width + steps, dtype=torch.bool, device=cols.device)
+    return padding[:, :width], (causal.tril()[None] & ~padding[:, None, :])[:, None]
+
+
 class TransformerActorCritic(nn.Module):
     """Causal Transformer over context and actions, with policy and value heads."""
 
@@ -132,11 +143,7 @@ class TransformerActorCritic(nn.Module):
 
     def start(self, batch: Batch) -> tuple[State, torch.Tensor]:
         """Encode the context once (causally, padding ignored); the first input is ``[CTX]``."""
-        width = batch.prompt.shape[1]
-        cols = torch.arange(width, device=batch.prompt.device)
-        padding = cols[None, :] >= batch.prompt_len[:, None]  # (B, L) True = ignore
-        causal = torch.ones(width, width, dtype=torch.bool, device=cols.device)
-        allowed = (causal.tril()[None] & ~padding[:, None, :])[:, None]  # (B, 1, L, L)
+        padding, allowed = _causal_mask(batch, 0)
         _, caches = self._run(self._prompt_inputs(batch), allowed)
         return (caches, padding, batch.task, batch.position_offset), torch.full_like(
             batch.task, CTX
@@ -176,11 +183,8 @@ class TransformerActorCritic(nn.Module):
         one causal pass over the prompt and what ``step`` was fed (``[CTX]``, then every action
         but the last); ``obs`` ``(B, T, F)``: what the machine showed with each input."""
         inputs = torch.cat([torch.full_like(actions[:, :1], CTX), actions[:, :-1]], 1)
-        width, steps = batch.prompt.shape[1], inputs.shape[1]
-        cols = torch.arange(width + steps, device=inputs.device)
-        padding = (cols[None, :] >= batch.prompt_len[:, None]) & (cols[None, :] < width)
-        causal = torch.ones(width + steps, width + steps, dtype=torch.bool, device=cols.device)
-        allowed = (causal.tril()[None] & ~padding[:, None, :])[:, None]  # (B, 1, L, L)
+        width = batch.prompt.shape[1]
+        _, allowed = _causal_mask(batch, inputs.shape[1])
         decoded = self._inputs(inputs, width, batch.task, obs, batch.position_offset)
         x, _ = self._run(torch.cat([self._prompt_inputs(batch), decoded], 1), allowed)
         out = self.norm(x[:, width:])

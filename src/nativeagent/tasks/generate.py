@@ -123,7 +123,11 @@ def _check_operators(operators: str) -> None:
 def computable(text: str, key: str, machine: str, max_steps: int) -> Task:
     """The task of ``text``, or ``TaskSpecError`` (naming ``key``) when no program of
     ``max_steps`` tools computes it on ``machine``."""
-    task = Task.parse(text)
+    return _reachable(Task.parse(text), key, machine, max_steps)
+
+
+def _reachable(task: Task, key: str, machine: str, max_steps: int) -> Task:
+    """``task``, or ``TaskSpecError`` naming ``key`` with the solver's reason it is not."""
     solution = solve(task.tree, machine, max_steps)
     if not solution.reachable:
         raise TaskSpecError(f"{key}: {solution.reason}")
@@ -150,11 +154,7 @@ def parse_expressions(texts: Iterable[str]) -> list[Task]:
 def check_computable(tasks: Sequence[Task], machine: str, max_steps: int) -> list[Task]:
     """``tasks`` when a program of ``max_steps`` tools computes each on ``machine``, else
     ``TaskSpecError`` with the solver's reason for the first that none does (it names it)."""
-    for task in tasks:
-        solution = solve(task.tree, machine, max_steps)
-        if not solution.reachable:
-            raise TaskSpecError(f"expression {task.expression}: {solution.reason}")
-    return list(tasks)
+    return [_reachable(t, f"expression {t.expression}", machine, max_steps) for t in tasks]
 
 
 def reachable_set(

@@ -202,11 +202,11 @@ def expression_rollouts(
     if name != cfg.machine.name:
         model = _ForeignMachinePolicy(model, cfg.machine.name, name)
     ids = task_set.in_turn(0, episodes).to(generator.device)
+    bench = make_machine(name, task_set.max_steps, None)  # reset by every rollout
+    masked = cfg.decode.mode == "closed"
     out = []
     for chunk in ids.split(_CHUNK):
         batch = task_set.sample_tasks(chunk, generator)
-        bench = make_machine(name, task_set.max_steps, None)
-        masked = cfg.decode.mode == "closed"
         out.append((batch, rollout(model, bench, batch, n_tokens, greedy=True, masked=masked)))
     return task_set, out
 

@@ -48,8 +48,13 @@ def step_limit(cfg: Config, n_operands: int, max_steps: int | None = None) -> in
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
         return max_steps
+    return _scaled(cfg.max_steps, cfg, n_operands)
+
+
+def _scaled(limit: int, cfg: Config, n_operands: int) -> int:
+    """``limit`` grown in proportion to ``n_operands`` over the run's longest expression."""
     trained = build_task_set(cfg).width
-    return max(cfg.max_steps, ceil(cfg.max_steps * n_operands / trained))
+    return max(limit, ceil(limit * n_operands / trained))
 
 
 def decode_limit(cfg: Config, n_operands: int, max_steps: int | None = None) -> int:
@@ -57,8 +62,7 @@ def decode_limit(cfg: Config, n_operands: int, max_steps: int | None = None) -> 
     scaled the same way."""
     if cfg.decode.mode == "closed":
         return step_limit(cfg, n_operands, max_steps)
-    trained = build_task_set(cfg).width
-    return max(cfg.decode.open_tokens, ceil(cfg.decode.open_tokens * n_operands / trained))
+    return _scaled(cfg.decode.open_tokens, cfg, n_operands)
 
 
 def check_machine_for(cfg: Config, machine: str | None = None) -> str:

@@ -1,11 +1,13 @@
-"""Statistics (``nativeagent.stats``): median, IQM and the bootstrap against hand computations,
-and the Wilson interval."""
+"""Statistics (``nativeagent.stats``): median, IQM and the bootstrap (from ``scipy.stats``)
+against hand computations and the figures of the hand-rolled versions they replaced, and the
+Wilson interval against scipy's."""
 
 import math
 import statistics
 
 import numpy as np
 import pytest
+import scipy.stats
 
 from nativeagent.stats import Statistic, bootstrap_ci, iqm, median, wilson_interval
 
@@ -104,3 +106,56 @@ def test_wilson_interval_by_hand() -> None:
     assert wilson_interval(10, 10)[1] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="positive"):
         wilson_interval(0, 0)
+
+
+# --- the same figures as the hand-rolled versions scipy replaced ------------------------------
+# Printed by the numpy implementations of commit cd576c0 (``iqm`` sorted and sliced, the
+# bootstrap drew ``default_rng(seed).integers(0, n, (resamples, n))`` and took numpy quantiles)
+# on the same inputs; Wilson's closed form is kept and checked against scipy's.
+
+OLD_INPUTS = {
+    "updates": [180, 140, 190, 170, 150],
+    "wall": [1.90, 1.50, 2.02, 1.84, 1.62, 6.4, 2.2],
+    "sample": list(SAMPLE),
+}
+#: (input, statistic, seed) -> (point, (low, high))
+OLD_FIGURES = {
+    ("updates", "median", 0): (170.0, (140.0, 190.0)),
+    ("updates", "iqm", 0): (166.66666666666666, (146.66666666666666, 186.66666666666666)),
+    ("updates", "iqm", 7): (166.66666666666666, (143.33333333333334, 186.66666666666666)),
+    ("wall", "median", 0): (1.9, (1.62, 2.2)),
+    ("wall", "iqm", 0): (1.9159999999999997, (1.684, 3.748)),
+    ("wall", "iqm", 7): (1.9159999999999997, (1.672, 3.772299999999998)),
+    ("sample", "median", 0): (125.0, (95.0, 175.0)),
+    ("sample", "median", 7): (125.0, (95.0, 200.0)),
+    ("sample", "iqm", 0): (127.5, (101.25, 192.5)),
+    ("sample", "iqm", 7): (127.5, (102.5, 195.0937499999995)),
+}
+
+
+@pytest.mark.parametrize(("key", "figure"), OLD_FIGURES.items(), ids=str)
+def test_scipy_gives_the_hand_rolled_figures(
+    key: tuple[str, str, int], figure: tuple[float, tuple[float, float]]
+) -> None:
+    name, stat_name, seed = key
+    stat: Statistic = {"median": median, "iqm": iqm}[stat_name]
+    x = np.array(OLD_INPUTS[name], dtype=float)
+    point, interval = figure
+    assert float(stat(x)) == pytest.approx(point, rel=1e-12)
+    assert bootstrap_ci(x, stat, resamples=2000, seed=seed) == pytest.approx(interval, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "old"),
+    [
+        (990, 1000, (0.9816905310453642, 0.9945592455798556)),
+        (0, 10, (0.0, 0.2775328030260577)),
+        (10, 10, (0.7224671969739421, 0.9999999999999999)),
+        (871, 1000, (0.8487959903118332, 0.8903645548472618)),
+    ],
+)
+def test_wilson_interval_equals_scipys(k: int, n: int, old: tuple[float, float]) -> None:
+    # z = 1.959964 is norm.ppf(0.975) rounded: the intervals agree to the 8th digit.
+    assert wilson_interval(k, n) == pytest.approx(old, rel=1e-12)
+    ci = scipy.stats.binomtest(k, n).proportion_ci(0.95, method="wilson")
+    assert wilson_interval(k, n) == pytest.approx((ci.low, ci.high), abs=1e-8)

@@ -64,3 +64,18 @@ def test_open_loop_decodes_the_vocabulary_and_stops_at_the_token_budget() -> Non
     ro = rollout(model, make_machine("seed-legacy"), batch, 6, gen, masked=False)
     assert ro.actions.shape[1] <= 6
     assert bool((ro.actions < 11).any()), "unmasked decoding should emit non-tool tokens too"
+
+
+def test_decode_all_keeps_decoding_after_every_episode_ended() -> None:
+    torch.manual_seed(0)
+    model = GRUActorCritic(16)
+    batch = sample_batch(torch.zeros(4, dtype=torch.long), torch.Generator().manual_seed(0))
+    machine = make_machine("canonical")
+    short = rollout(model, machine, batch, 8, greedy=True, masked=False)
+    full = rollout(model, machine, batch, 8, greedy=True, masked=False, decode_all=True)
+    ended = int(short.alive.sum(1).max())  # every episode ended by then
+    assert short.actions.shape[1] == ended < 8, "an untrained policy answers or fails early"
+    assert full.actions.shape[1] == 8
+    assert torch.equal(full.actions[:, :ended], short.actions)
+    assert torch.equal(full.alive[:, :ended], short.alive) and not bool(full.alive[:, ended:].any())
+    assert float(full.reward[:, ended:].abs().sum()) == 0.0  # later tokens change nothing

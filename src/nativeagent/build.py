@@ -12,7 +12,17 @@ from functools import lru_cache
 
 import torch
 
-from nativeagent.algos import A2C, GRPO, PPO, A2CLossWeights, Algorithm, GRPOSettings, PPOSettings
+from nativeagent.algos import (
+    A2C,
+    GRPO,
+    PPO,
+    A2CLossWeights,
+    Algorithm,
+    GRPOSettings,
+    PPOSettings,
+    Tutorial,
+    TutorialLossWeights,
+)
 from nativeagent.config import Config, ConfigError
 from nativeagent.machine import observation
 from nativeagent.machine.base import BatchedMachine
@@ -86,6 +96,8 @@ def build_algorithm(cfg: Config) -> Algorithm:
             a.value_coef, a.entropy_coef, a.gamma, a.gae_lambda, a.normalize_advantages
         )
         return A2C(weights, a.max_grad_norm)
+    if a.name == "tutorial":
+        return Tutorial(TutorialLossWeights(a.value_coef, a.entropy_coef), a.max_grad_norm)
     if a.name == "ppo":
         p = cfg.ppo
         return PPO(

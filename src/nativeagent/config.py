@@ -154,8 +154,10 @@ class DecodeConfig:
 class AlgoConfig:
     """The training algorithm, its optimiser (Adam) and the loss weights all algorithms share."""
 
-    name: Literal["a2c", "ppo", "grpo"] = "a2c"
-    """``a2c`` (default), ``ppo`` (settings in ``[ppo]``) or ``grpo`` (settings in ``[grpo]``)."""
+    name: Literal["a2c", "ppo", "grpo", "tutorial"] = "a2c"
+    """``a2c`` (default), ``ppo`` (settings in ``[ppo]``), ``grpo`` (settings in ``[grpo]``),
+    or ``tutorial``: the tutorial's own loss (one summed-value baseline per episode, gradient
+    on every decoded token, after ``ANS`` too), kept to reproduce it."""
     lr: float | None = Field(None, gt=0.0, le=1.0)
     """Adam learning rate; unset: the tuned value for the algorithm and model (``TUNED``).
     The tutorial used 3e-4."""
@@ -269,6 +271,8 @@ TUNED: dict[tuple[str, str], tuple[float, float]] = {
     ("a2c", "transformer"): (1e-3, 0.05),
     ("ppo", "transformer"): (1e-3, 0.05),
     ("grpo", "transformer"): (1e-3, 0.05),
+    ("tutorial", "gru"): (3e-4, 0.01),  # the tutorial's own settings
+    ("tutorial", "transformer"): (3e-4, 0.01),
 }
 
 

@@ -77,12 +77,14 @@ def rollout(
     generator: torch.Generator | None = None,
     greedy: bool = False,
     masked: bool = True,
+    decode_all: bool = False,
 ) -> Rollout:
     """Decode up to ``n_tokens`` per episode, stepping ``machine`` after every token.
 
     ``masked`` (closed loop) restricts the policy to the machine's legal tools; unmasked (the
     tutorial's open loop) samples from the whole vocabulary. Sampling uses ``generator``;
-    ``greedy`` takes the argmax instead.
+    ``greedy`` takes the argmax instead. Decoding stops when every episode has ended, unless
+    ``decode_all`` (the tutorial's loss trains on all ``n_tokens``).
     """
     watch = observes(model)
     machine.reset(batch)
@@ -111,7 +113,7 @@ def rollout(
         cols["v"].append(value)
         cols["r"].append(reward)
         cols["alive"].append(alive)
-        if bool(machine.done.all()):
+        if not decode_all and bool(machine.done.all()):
             break
     a, lp, ent, v, r, al = (torch.stack(cols[k], 1) for k in ("a", "lp", "ent", "v", "r", "alive"))
     correct = machine.answered & (machine.answer == batch.target)

@@ -14,14 +14,19 @@ from nativeagent.algos.a2c import A2C, A2CLossWeights
 from nativeagent.algos.common import NonFiniteError
 from nativeagent.algos.grpo import GRPO, GRPOSettings
 from nativeagent.algos.ppo import PPO, PPOSettings
+from nativeagent.algos.tutorial import Tutorial, TutorialLossWeights
 from nativeagent.rollout import Rollout
 from nativeagent.tasks.taskset import Batch
 
-ALGORITHMS = ("a2c", "ppo", "grpo")
+ALGORITHMS = ("a2c", "ppo", "grpo", "tutorial")
 
 
 class Algorithm(Protocol):
     """What the trainer needs from an algorithm."""
+
+    #: Decode every token up to the limit even after all episodes ended (the tutorial's loss
+    #: trains on them); otherwise decoding stops when the last episode ends.
+    decodes_after_end: bool
 
     def contexts_per_update(self, batch_size: int) -> int:
         """Fresh contexts to sample for a batch of ``batch_size`` episodes."""
@@ -53,4 +58,6 @@ __all__ = [
     "GRPOSettings",
     "NonFiniteError",
     "PPOSettings",
+    "Tutorial",
+    "TutorialLossWeights",
 ]

@@ -51,6 +51,8 @@ def guarded_step(
 class OneEpisodePerContext:
     """For algorithms that decode every sampled context once (A2C, PPO)."""
 
+    decodes_after_end = False  # stop decoding once every episode has ended
+
     def contexts_per_update(self, batch_size: int) -> int:
         return batch_size
 

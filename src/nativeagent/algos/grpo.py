@@ -48,6 +48,8 @@ def group_advantages(returns: torch.Tensor, group_size: int, eps: float = 1e-6) 
 class GRPO:
     """Group-relative policy optimisation with a clipped surrogate and no value function."""
 
+    decodes_after_end = False
+
     def __init__(self, s: GRPOSettings) -> None:
         self.s = s
 

@@ -7,6 +7,8 @@ from nativeagent.errors import RunDirError
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
 METRICS = "metrics.jsonl"
+#: The command line that started the run, when it came from the command line.
+COMMAND = "command.txt"
 
 
-__all__ = ["CHECKPOINT", "METRICS", "RESULT", "RunDirError"]
+__all__ = ["CHECKPOINT", "COMMAND", "METRICS", "RESULT", "RunDirError"]

@@ -1,7 +1,8 @@
 """Exact resume: a run killed at any moment and resumed ends identical to an uninterrupted one.
 
 Compared: every weight and optimizer tensor, the result, and ``metrics.jsonl`` line by line with
-``wall_s`` removed (wall-clock time is the one thing two runs never share).
+``wall_s`` removed (wall-clock time is the one thing two runs never share), and the result's
+``command`` (the command line that started a run, where one did).
 """
 
 import json
@@ -46,7 +47,8 @@ def assert_same_run(a: Path, b: Path) -> None:
     assert all(torch.equal(sa[i]["exp_avg"], sb[i]["exp_avg"]) for i in sa)
     assert metrics_without_wall(a) == metrics_without_wall(b)
     ra, rb = (json.loads((d / "result.json").read_text()) for d in (a, b))
-    ra.pop("wall_s"), rb.pop("wall_s")
+    for r in (ra, rb):
+        r.pop("wall_s"), r.pop("command", None)
     assert ra == rb
 
 
@@ -81,6 +83,8 @@ def test_resume_after_sigkill(reference: Path, tmp_path: Path) -> None:
     train(load_config(overrides=SMALL), out, resume=True)
     assert_same_run(reference, out)
     assert killed_at < 150
+    command = json.loads((out / "result.json").read_text())["command"]
+    assert command.startswith("nativeagent train -q --out ")  # the one that started the run
 
 
 class Killed(BaseException):

@@ -11,7 +11,6 @@ template is ``templates/report.html.j2``.
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,13 +35,12 @@ from nativeagent.config import CONFIG_TOML, Config, ConfigError
 from nativeagent.tasks.task import Task
 from nativeagent.tasks.taskset import TaskSet
 from nativeagent.tokens import name
-from nativeagent.training.checkpoint import RESULT, RunDirError, load_policy
+from nativeagent.training.checkpoint import RunDirError, load_policy, read_result
 from nativeagent.training.evaluate import HELD_OUT, StageAccuracy
 from nativeagent.training.explain import Explanation, explain
 
 #: The page's Jinja2 template, in ``analysis/templates``.
 TEMPLATE = "report.html.j2"
-RESULT_KEYS = ("accuracy", "interval", "eval_episodes", "solved", "updates", "episodes", "wall_s")
 #: Most expressions a stage's summary lists before it says how many more there are.
 LISTED_EXPRESSIONS = 8
 
@@ -112,21 +110,6 @@ class ReportData:
     cfg: Config
     seed: int
     tasks: TaskSet
-
-
-def read_result(run_dir: Path) -> dict[str, Any]:
-    """``run_dir/result.json``, checked for the keys the report shows."""
-    path = run_dir / RESULT
-    if not path.is_file():
-        raise RunDirError(f"{run_dir} is not a finished nativeagent run (no {RESULT})")
-    try:
-        result = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RunDirError(f"{path} is not valid JSON") from None
-    missing = [k for k in RESULT_KEYS if not isinstance(result, dict) or k not in result]
-    if missing:
-        raise RunDirError(f"{path} lacks {', '.join(missing)}")
-    return result
 
 
 def group_tasks(tasks: TaskSet, stage: int) -> tuple[Task, ...]:

@@ -1,7 +1,8 @@
 """``nativeagent``: the command line, one module per group of commands.
 
-``train`` (train.py), ``eval`` and ``explain`` (evaluate.py), ``solve`` and ``expressions``
-(tasks.py), ``plot`` and ``report`` (analysis.py), ``bench`` and ``sweep`` (experiments.py).
+``train`` (train.py), ``eval`` and ``explain`` (evaluate.py), ``export`` (export.py),
+``solve`` and ``expressions`` (tasks.py), ``plot`` and ``report`` (analysis.py), ``bench`` and
+``sweep`` (experiments.py).
 None of them imports torch before it runs, so ``--help`` and the commands that need no model
 (``solve``, ``expressions``) answer at once.
 """
@@ -13,7 +14,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from nativeagent.cli import analysis, evaluate, experiments, tasks
+from nativeagent.cli import analysis, evaluate, experiments, export, tasks
 from nativeagent.cli import train as train_command
 from nativeagent.cli.common import console, err_console
 
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.command()(train_command.train)
 app.command("eval")(evaluate.eval_)
 app.command()(evaluate.explain)
+app.command()(export.export)
 app.command()(tasks.solve)
 app.command()(tasks.expressions)
 app.command()(analysis.plot)

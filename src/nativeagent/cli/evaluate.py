@@ -22,12 +22,12 @@ def _load(run_dir: Path, device: str) -> tuple[Any, Config, Any]:
     """The trained model of ``run_dir`` on ``device``, its config and the torch device."""
     import torch
 
-    from nativeagent.training.checkpoint import load_policy
+    from nativeagent.training.export import load_trained
     from nativeagent.training.train import resolve_device
 
     try:
         dev = resolve_device(device)
-        model, cfg = load_policy(run_dir, str(dev))
+        model, cfg = load_trained(run_dir, str(dev))
     except USER_ERRORS as err:
         fail(str(err))
     return model, cfg, torch.device(dev)

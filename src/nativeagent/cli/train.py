@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -99,6 +101,11 @@ def train(
     _train(out_dir, cfg, quiet)
 
 
+def _command_line() -> str:
+    """The command as typed, for the run's record (``nativeagent`` however it was started)."""
+    return shlex.join(["nativeagent", *sys.argv[1:]])
+
+
 def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False) -> None:
     """Run (or resume) training with a progress display; print the final table."""
     from nativeagent.training.evaluate import StageAccuracy
@@ -129,7 +136,8 @@ def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False)
     console.print(f"{verb} {out_dir}", highlight=False, soft_wrap=True)
     try:
         with progress:
-            result = run_training(cfg, out_dir, report, resume=resume)
+            command = None if resume else _command_line()
+            result = run_training(cfg, out_dir, report, resume=resume, command=command)
     except KeyboardInterrupt:
         fail(f"interrupted; continue with: nativeagent train --resume {out_dir}", code=130)
     except NonFiniteError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import pickle
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from nativeagent.fileio import atomic_write_bytes
 from nativeagent.rundir import CHECKPOINT, METRICS, RESULT, RunDirError
 
 FORMAT_VERSION = 1
+#: What every ``result.json`` holds (and the report and the model card show).
+RESULT_KEYS = ("accuracy", "interval", "eval_episodes", "solved", "updates", "episodes", "wall_s")
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -39,8 +42,24 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
     return state
 
 
+def read_result(run_dir: Path) -> dict[str, Any]:
+    """``run_dir/result.json``, checked for ``RESULT_KEYS``."""
+    path = run_dir / RESULT
+    if not path.is_file():
+        raise RunDirError(f"{run_dir} is not a finished nativeagent run (no {RESULT})")
+    try:
+        result = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RunDirError(f"{path} is not valid JSON") from None
+    missing = [k for k in RESULT_KEYS if not isinstance(result, dict) or k not in result]
+    if missing:
+        raise RunDirError(f"{path} lacks {', '.join(missing)}")
+    return result
+
+
 def load_policy(run_dir: Path, device: str = "cpu") -> tuple[torch.nn.Module, Config]:
-    """Rebuild the trained model from a run directory's checkpoint and saved config."""
+    """Rebuild the trained model from a run directory's checkpoint and saved config (an
+    export too: ``training.export.load_trained``)."""
     state = load_checkpoint(run_dir)
     try:
         cfg = from_dict(state["config"])
@@ -59,8 +78,10 @@ __all__ = [
     "FORMAT_VERSION",
     "METRICS",
     "RESULT",
+    "RESULT_KEYS",
     "RunDirError",
     "load_checkpoint",
     "load_policy",
+    "read_result",
     "save_checkpoint",
 ]

@@ -19,9 +19,10 @@ import torch
 from nativeagent.algos.common import NonFiniteError
 from nativeagent.build import build_algorithm, build_machine, build_model, build_task_set
 from nativeagent.config import Config, ConfigError, from_dict, save_config
-from nativeagent.fileio import atomic_write_json, remove_stale_temporaries
+from nativeagent.fileio import atomic_write_bytes, atomic_write_json, remove_stale_temporaries
 from nativeagent.models.transformer import RANDOM_OFFSETS
 from nativeagent.rollout import rollout
+from nativeagent.rundir import COMMAND
 from nativeagent.tasks.curriculum import Curriculum
 from nativeagent.training.checkpoint import (
     CHECKPOINT,
@@ -207,7 +208,15 @@ class Trainer:
             batch.position_offset = torch.randint(
                 RANDOM_OFFSETS, (len(batch),), generator=s.gens.data, device=s.device
             )
-        ro = rollout(s.model, self.machine, batch, self.n_tokens, s.gens.policy, masked=self.masked)
+        ro = rollout(
+            s.model,
+            self.machine,
+            batch,
+            self.n_tokens,
+            s.gens.policy,
+            masked=self.masked,
+            decode_all=self.algo.decodes_after_end,
+        )
         try:
             parts = self.algo.update(s.model, s.optimizer, batch, ro, s.gens.policy)
         except NonFiniteError as err:
@@ -292,16 +301,24 @@ class Trainer:
             result["tasks"] = {e: [k, n] for a in final.values() for e, k, n in a.per_task}
         if held is not None:
             result["held_out"] = held_out_dict(held)
+        if (self.out_dir / COMMAND).is_file():
+            result["command"] = (self.out_dir / COMMAND).read_text().strip()
         atomic_write_json(self.out_dir / RESULT, result)
         return result
 
 
 def train(
-    cfg: Config, out_dir: Path, report: Reporter | None = None, *, resume: bool = False
+    cfg: Config,
+    out_dir: Path,
+    report: Reporter | None = None,
+    *,
+    resume: bool = False,
+    command: str | None = None,
 ) -> dict[str, Any]:
     """Train one run into ``out_dir`` (or continue it, with ``resume``); return ``result.json``.
 
-    ``report`` is called with every metrics record (for progress displays).
+    ``report`` is called with every metrics record (for progress displays); ``command``, the
+    command line that started a fresh run, is kept in ``command.txt`` and ``result.json``.
     """
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -311,6 +328,9 @@ def train(
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out_dir)
+        (out_dir / COMMAND).unlink(missing_ok=True)  # an overwritten run's
+        if command is not None:
+            atomic_write_bytes(out_dir / COMMAND, f"{command}\n".encode())
         state = TrainState.fresh(cfg)
     trainer = Trainer(state, out_dir, report)
     trainer.run()

@@ -27,3 +27,11 @@ def custom_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("task-mode") / "run"
     train(load_config(overrides=TASK_MODE), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def solved_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default config trained until solved (about 2 s; read only)."""
+    out = tmp_path_factory.mktemp("default") / "run"
+    train(load_config(overrides=["train.threads=1"]), out, command="nativeagent train --out run")
+    return out

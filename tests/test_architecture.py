@@ -25,6 +25,8 @@ LAYERS: list[set[str]] = [
     {"config"},
     {"build"},
     {"training", "envs"},
+    {"agent", "integrations"},  # the Python API; reasoning-gym and TRL
+    {"hub"},
     {"analysis"},
     {"experiments"},
     {"cli"},

@@ -32,6 +32,7 @@ class StageAccuracy:
     high: float
     optimality: float | None = None  # mean program length / shortest, over solved episodes
     per_task: tuple[tuple[str, int, int], ...] = ()  # (expression, correct, episodes)
+    mean_reward: float | None = None  # mean episode reward (what the tutorial printed)
 
     @property
     def accuracy(self) -> float:
@@ -101,6 +102,7 @@ def evaluate(
     batch = tasks.sample_tasks(task, generator)
     ro = greedy_rollout(model, cfg, batch)
     ratio = ro.alive.sum(1) / tasks.shortest_lengths.to(task.device)[batch.task]  # (B,)
+    reward = ro.reward.sum(1)  # (B,)
     out = {}
     for s in groups:
         rows = batch.stage == s
@@ -112,5 +114,7 @@ def evaluate(
             for i in tasks.stage_tasks(s)
             if (n := int((batch.task == i).sum()))
         )
-        out[s] = StageAccuracy(s, k, episodes, *wilson_interval(k, episodes), optimality, per_task)
+        low, high = wilson_interval(k, episodes)
+        mean_reward = float(reward[rows].mean())
+        out[s] = StageAccuracy(s, k, episodes, low, high, optimality, per_task, mean_reward)
     return out

@@ -20,7 +20,13 @@ ENV_ID = "nativeagent/ToolMachine-v0"
 
 
 def register_envs() -> None:
-    """Register ``ENV_ID`` (single and vector entry points) unless it already is."""
+    """Register ``ENV_ID`` (single and vector entry points) unless it already is.
+
+    ``gymnasium.make(ENV_ID, **kwargs)`` passes its keywords to ``ToolMachineEnv`` and
+    ``gymnasium.make_vec(ENV_ID, num_envs=N, **kwargs)`` to ``ToolMachineVectorEnv``: ``stage``,
+    ``machine``, ``max_steps``, ``tasks`` (expressions or a ``TaskSet``), ``show_expression``,
+    ``partial_reward``, ``process_reward``, ``render_mode``.
+    """
     import gymnasium
 
     if ENV_ID in gymnasium.registry:

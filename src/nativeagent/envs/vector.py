@@ -1,12 +1,13 @@
 """A Gymnasium vector environment: N tool-machine episodes stepped at once by the batched machine.
 
-No Python loop runs over the episodes: one ``machine.step`` per call, numpy one-hots for the
-observations, and ended episodes are replaced in the same step (``AutoresetMode.SAME_STEP``).
+No Python loop runs over the episodes: one ``machine.step`` per call, one ``TaskSet`` draw for
+the episodes that ended, numpy one-hots for the observations, and ended episodes are replaced in
+the same step (``AutoresetMode.SAME_STEP``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -20,35 +21,70 @@ from nativeagent.envs.tool_machine import (
     RENDER_MODES,
     action_mask,
     check_settings,
-    encode,
     episode_info,
     format_episode,
     sample_episodes,
 )
-from nativeagent.tasks.task import STAGES
-from nativeagent.tasks.taskset import Batch, make_batch
+from nativeagent.tasks.taskset import Batch, TaskSet
 
 
 class ToolMachineVectorEnv(VectorEnv):
     """``num_envs`` episodes of :class:`~nativeagent.envs.ToolMachineEnv` in one batched machine.
 
-    Keywords, observations, actions, rewards and ``info`` keys are the single environment's with
-    a leading ``(num_envs,)`` axis; ``info["answer"]`` is valid where ``info["answered"]``.
-    ``terminations`` follow the single environment; ``truncations`` are always ``False``.
+    ## Description
 
-    Autoreset is ``SAME_STEP``: when episode ``i`` ends, ``step`` already returns the first
-    observation (and ``action_mask``) of its next episode, and the ended one is in
-    ``info["final_obs"][i]`` and ``info["final_info"][key][i]`` where ``info["_final_obs"][i]``.
-    Every row therefore always has a legal action, which masked policies need.
+    The single environment's task, ``num_envs`` times at once: one batched machine steps every
+    episode in a few tensor operations, and fresh episodes come from one ``TaskSet`` draw (the
+    built-in stages, given expressions or a run's task set; task mode shows the expression).
+
+    ## Action Space
+
+    ``MultiDiscrete([A] * num_envs)`` of the single environment's ``Discrete(A)`` actions
+    (``A`` = 6 canonical, 9 ``extended``); ``info["action_mask"]`` and :meth:`action_masks`,
+    ``(num_envs, A)`` bool, say which are legal now.
+
+    ## Observation Space
+
+    ``Box(0, 1, (num_envs, D), float32)``: each row is the single environment's one-hot
+    observation (task, prompt, actions so far; ``D = 101`` by default).
+
+    ## Reward
+
+    The single environment's, per row (float64).
+
+    ## Episode End
+
+    ``terminations`` follow the single environment; ``truncations`` are always ``False``.
+    Autoreset is ``SAME_STEP`` (``env.autoreset_mode`` and ``metadata["autoreset_mode"]``):
+    when episode ``i`` ends, ``step`` already returns the first observation (and
+    ``action_mask``) of its next episode, and the ended one is in ``info["final_obs"][i]`` and
+    ``info["final_info"][key][i]`` where ``info["_final_obs"][i]``. Every row therefore always
+    has a legal action, which masked policies need.
+
+    ## Arguments
+
+    ``num_envs`` (default 1), then the single environment's keywords: ``stage``, ``machine``,
+    ``max_steps``, ``partial_reward``, ``process_reward``, ``render_mode``, ``tasks``,
+    ``show_expression``. ``info`` keys are the single environment's with a leading
+    ``(num_envs,)`` axis, plus ``answered``; ``info["answer"]`` is valid where ``answered``.
+
+    ## Version History
+
+    - v0: initial version; then ``tasks``, ``show_expression``, the ``task`` info key and the
+      ``autoreset_mode`` attribute (TorchRL's ``GymWrapper`` reads it).
 
     >>> env = ToolMachineVectorEnv(num_envs=2, stage=0)
     >>> obs, info = env.reset(seed=0)
-    >>> obs.shape, info["action_mask"].shape
-    ((2, 101), (2, 6))
+    >>> obs.shape, info["action_mask"].shape, env.autoreset_mode.name
+    ((2, 101), (2, 6), 'SAME_STEP')
     >>> for action in (0, 1, 3):  # MUL ADD ANS
     ...     obs, reward, terminated, truncated, info = env.step(np.array([action, action]))
     >>> reward, terminated, info["final_info"]["correct"], info["answered"]
     (array([1., 1.]), array([ True,  True]), array([ True,  True]), array([False, False]))
+    >>> env = ToolMachineVectorEnv(num_envs=4, tasks=["a*b+c", "(a-b)*c"], show_expression=True)
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape, sorted(set(info["task"].tolist()))  # 5 postfix slots of 13 symbols; 8 x 6
+    ((4, 113), [0, 1])
     """
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -61,17 +97,27 @@ class ToolMachineVectorEnv(VectorEnv):
         self,
         num_envs: int = 1,
         stage: int | None = 0,
-        machine: str = "canonical",
+        machine: str | None = None,
         max_steps: int | None = None,
         partial_reward: float = 0.0,
         process_reward: float = 0.0,
         render_mode: str | None = None,
+        tasks: str | Sequence[str] | TaskSet | None = None,
+        show_expression: bool | None = None,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
         self.settings = check_settings(
-            stage, machine, max_steps, partial_reward, process_reward, render_mode
+            stage,
+            machine,
+            max_steps,
+            partial_reward,
+            process_reward,
+            render_mode,
+            tasks,
+            show_expression,
         )
+        self.task_set = self.settings.task_set
         self.num_envs = num_envs
         self.render_mode = render_mode
         self.action_tokens = self.settings.action_tokens
@@ -85,6 +131,12 @@ class ToolMachineVectorEnv(VectorEnv):
         self._history = np.full((num_envs, self.settings.max_steps), -1, dtype=np.int64)
         self._rows = np.arange(num_envs)
 
+    @property
+    def autoreset_mode(self) -> AutoresetMode:
+        """``SAME_STEP``: how ended episodes restart (Gymnasium >= 1.1's vector envs have this
+        attribute beside ``metadata["autoreset_mode"]``, and TorchRL's ``GymWrapper`` reads it)."""
+        return AutoresetMode(self.metadata["autoreset_mode"])
+
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -94,7 +146,9 @@ class ToolMachineVectorEnv(VectorEnv):
         if isinstance(seed, list):
             raise ValueError("ToolMachineVectorEnv.reset takes one int seed, not a list")
         super().reset(seed=seed)
-        self._batch = sample_episodes(self.np_random, self.settings.stage, self.num_envs)
+        self._batch = sample_episodes(
+            self.task_set, self.np_random, self.num_envs, self.settings.stage
+        )
         self._machine.reset(self._batch)
         self._history.fill(-1)
         return self._observation(), self._info()
@@ -131,34 +185,31 @@ class ToolMachineVectorEnv(VectorEnv):
         return action_mask(self._machine, self.action_tokens)
 
     def render(self) -> tuple[str, ...] | None:
-        """One line per episode: stage, context, target and its trace so far (``"ansi"``)."""
+        """One line per episode: its task, context, target and trace so far (``"ansi"``)."""
         if self.render_mode is None:
             gym.logger.warn("render() needs render_mode='ansi' at construction")
             return None
         if self._batch is None:
             raise gym.error.ResetNeeded("call reset() before render()")
         lines = []
-        for i in range(self.num_envs):
-            stage = int(self._batch.stage[i])
-            context = self._batch.context[i, : STAGES[stage].n_operands].tolist()
+        for i in range(self.num_envs):  # text for people: a loop is fine here
             tools = [int(self.action_tokens[a]) for a in self._history[i] if a >= 0]
-            lines.append(format_episode(self.settings, context, stage, tools))
+            lines.append(format_episode(self.settings, self._batch, i, tools))
         return tuple(lines)
 
     def _restart(self, rows: torch.Tensor) -> None:
         """Replace the episodes ``rows`` ``(N,)`` bool with fresh ones from ``self.np_random``."""
         assert self._batch is not None
-        fresh = sample_episodes(self.np_random, self.settings.stage, int(rows.sum()))
-        context, stage = self._batch.context.clone(), self._batch.stage.clone()
-        context[rows], stage[rows] = fresh.context, fresh.stage
-        self._batch = make_batch(context, stage)
+        fresh = sample_episodes(self.task_set, self.np_random, int(rows.sum()), self.settings.stage)
+        context, task = self._batch.context.clone(), self._batch.task.clone()
+        context[rows], task[rows] = fresh.context, fresh.task
+        self._batch = self.task_set.make_batch(context, task)
         self._machine.reset_rows(self._batch, rows)
         self._history[rows.numpy()] = -1
 
     def _observation(self) -> np.ndarray:
         assert self._batch is not None
-        stage, context = self._batch.stage.numpy(), self._batch.context.numpy()
-        return encode(stage, context, self._history, len(self.action_tokens))
+        return self.settings.encode(self._batch, self._history)
 
     def _info(self) -> dict[str, Any]:
         assert self._batch is not None
@@ -172,8 +223,9 @@ def policy_accuracy(
     seed: int | None = None,
     **env_kwargs: Any,
 ) -> float:
-    """Exact-match rate on the stated target of ``predict(obs (N, D), mask (N, 6)) -> (N,)``
-    over ``episodes`` fresh episodes of ``stage`` (greedy if ``predict`` is)."""
+    """Exact-match rate on the stated target of ``predict(obs (N, D), mask (N, actions)) ->
+    (N,)`` over ``episodes`` fresh episodes of ``stage`` (greedy if ``predict`` is); ``env_kwargs``
+    go to :class:`ToolMachineVectorEnv` (e.g. ``tasks``, ``machine``)."""
     env = ToolMachineVectorEnv(episodes, stage=stage, **env_kwargs)
     obs, info = env.reset(seed=seed)
     correct = np.zeros(episodes, dtype=np.bool_)

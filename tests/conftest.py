@@ -1,11 +1,16 @@
 """Fixtures shared across test files."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 from nativeagent.config import load_config
 from nativeagent.training.train import train
+
+# Nothing in the tests may download (models, tokenizers, data sets): Hugging Face libraries read
+# this when they are first imported, so it is set before any test imports them.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 #: Two stages (the first of two expressions) and a held-out expression, in task mode.
 TASK_MODE = [

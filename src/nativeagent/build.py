@@ -21,7 +21,6 @@ from nativeagent.algos import (
     GRPOSettings,
     PPOSettings,
     Tutorial,
-    TutorialLossWeights,
 )
 from nativeagent.config import Config, ConfigError
 from nativeagent.machine import observation
@@ -91,13 +90,11 @@ def build_algorithm(cfg: Config) -> Algorithm:
     """The algorithm named by ``cfg.algo.name``, with its settings from ``cfg``."""
     a = cfg.algo
     assert a.lr is not None and a.entropy_coef is not None  # filled in by Config
-    if a.name == "a2c":
+    if a.name in ("a2c", "tutorial"):
         weights = A2CLossWeights(
             a.value_coef, a.entropy_coef, a.gamma, a.gae_lambda, a.normalize_advantages
         )
-        return A2C(weights, a.max_grad_norm)
-    if a.name == "tutorial":
-        return Tutorial(TutorialLossWeights(a.value_coef, a.entropy_coef), a.max_grad_norm)
+        return (A2C if a.name == "a2c" else Tutorial)(weights, a.max_grad_norm)
     if a.name == "ppo":
         p = cfg.ppo
         return PPO(

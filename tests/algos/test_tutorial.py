@@ -5,7 +5,8 @@ from pathlib import Path
 
 import torch
 
-from nativeagent.algos.tutorial import TutorialLossWeights, tutorial_loss
+from nativeagent.algos.a2c import A2CLossWeights
+from nativeagent.algos.tutorial import tutorial_loss
 from nativeagent.config import load_config
 from nativeagent.rollout import Rollout
 from nativeagent.training.train import train
@@ -31,7 +32,9 @@ def _rollout(log_prob: torch.Tensor, value: torch.Tensor) -> Rollout:
 def test_tutorial_loss_by_hand() -> None:
     log_prob = torch.tensor([[-0.1, -0.2, -0.3], [-1.0, -2.0, -0.5]], requires_grad=True)
     value = torch.tensor([[0.1, 0.2, 0.3], [0.05, 0.05, 0.1]], requires_grad=True)
-    loss, parts = tutorial_loss(_rollout(log_prob, value), TutorialLossWeights(0.5, 0.01))
+    loss, parts = tutorial_loss(
+        _rollout(log_prob, value), A2CLossWeights(value_coef=0.5, entropy_coef=0.01)
+    )
     # Returns 1.05 and 0.2; baselines (sums over all 3 tokens) 0.6 and 0.2: advantages 0.45, 0.
     # pg = -mean(sum(log_prob) * adv) = -((-0.6) * 0.45 + (-3.5) * 0) / 2 = 0.135
     # v = mean((0.6 - 1.05)^2, (0.2 - 0.2)^2) = 0.10125; entropy = mean of all 6 = 0.75

@@ -14,7 +14,7 @@ from nativeagent.algos.a2c import A2C, A2CLossWeights
 from nativeagent.algos.common import NonFiniteError
 from nativeagent.algos.grpo import GRPO, GRPOSettings
 from nativeagent.algos.ppo import PPO, PPOSettings
-from nativeagent.algos.tutorial import Tutorial, TutorialLossWeights
+from nativeagent.algos.tutorial import Tutorial
 from nativeagent.rollout import Rollout
 from nativeagent.tasks.taskset import Batch
 
@@ -59,5 +59,4 @@ __all__ = [
     "NonFiniteError",
     "PPOSettings",
     "Tutorial",
-    "TutorialLossWeights",
 ]

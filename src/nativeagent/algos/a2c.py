@@ -76,6 +76,10 @@ class A2C(OneEpisodePerContext):
     def __init__(self, weights: A2CLossWeights, max_grad_norm: float) -> None:
         self.weights, self.max_grad_norm = weights, max_grad_norm
 
+    def loss(self, ro: Rollout) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss to step on, and its parts for logging."""
+        return a2c_loss(ro, self.weights)
+
     def update(
         self,
         model: torch.nn.Module,
@@ -84,6 +88,6 @@ class A2C(OneEpisodePerContext):
         ro: Rollout,
         generator: torch.Generator,
     ) -> dict[str, Any]:
-        loss, parts = a2c_loss(ro, self.weights)
+        loss, parts = self.loss(ro)
         parts["grad_norm"] = guarded_step(model, optimizer, loss, self.max_grad_norm)
         return parts

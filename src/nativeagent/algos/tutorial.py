@@ -9,26 +9,15 @@ the difference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import torch
 
-from nativeagent.algos.common import OneEpisodePerContext, guarded_step
+from nativeagent.algos.a2c import A2C, A2CLossWeights
 from nativeagent.rollout import Rollout
-from nativeagent.tasks.taskset import Batch
 
 
-@dataclass(frozen=True)
-class TutorialLossWeights:
-    """Weights of the tutorial's loss terms (it used 0.5 and 0.01)."""
-
-    value_coef: float = 0.5
-    entropy_coef: float = 0.01
-
-
-def tutorial_loss(ro: Rollout, w: TutorialLossWeights) -> tuple[torch.Tensor, dict[str, float]]:
-    """The tutorial's loss over all ``T`` decoded tokens, alive or not, and its parts."""
+def tutorial_loss(ro: Rollout, w: A2CLossWeights) -> tuple[torch.Tensor, dict[str, float]]:
+    """The tutorial's loss over all ``T`` decoded tokens, alive or not, and its parts (of
+    ``w`` it uses the value and entropy weights; it has no discount, GAE or normalisation)."""
     ret = ro.reward.sum(1)  # (B,) the episode's reward
     baseline = ro.value.sum(1)  # (B,) sum of the values over every decoded token
     adv = ret - baseline.detach()
@@ -45,22 +34,10 @@ def tutorial_loss(ro: Rollout, w: TutorialLossWeights) -> tuple[torch.Tensor, di
     return loss, parts
 
 
-class Tutorial(OneEpisodePerContext):
-    """One gradient step per batch on the tutorial's loss; decodes every token to the limit."""
+class Tutorial(A2C):
+    """A2C's one step per batch, on the tutorial's loss; decodes every token to the limit."""
 
     decodes_after_end = True
 
-    def __init__(self, weights: TutorialLossWeights, max_grad_norm: float) -> None:
-        self.weights, self.max_grad_norm = weights, max_grad_norm
-
-    def update(
-        self,
-        model: torch.nn.Module,
-        optimizer: torch.optim.Optimizer,
-        batch: Batch,
-        ro: Rollout,
-        generator: torch.Generator,
-    ) -> dict[str, Any]:
-        loss, parts = tutorial_loss(ro, self.weights)
-        parts["grad_norm"] = guarded_step(model, optimizer, loss, self.max_grad_norm)
-        return parts
+    def loss(self, ro: Rollout) -> tuple[torch.Tensor, dict[str, float]]:
+        return tutorial_loss(ro, self.weights)

@@ -60,6 +60,13 @@ def a2c_loss(ro: Rollout, w: A2CLossWeights) -> tuple[torch.Tensor, dict[str, fl
     pg_loss = -masked_mean(ro.log_prob * adv, mask)
     v_loss = masked_mean((ro.value - ret) ** 2, mask)
     entropy = masked_mean(ro.entropy, mask)
+    return weighted_loss(pg_loss, v_loss, entropy, w)
+
+
+def weighted_loss(
+    pg_loss: torch.Tensor, v_loss: torch.Tensor, entropy: torch.Tensor, w: A2CLossWeights
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Policy loss + weighted value loss - weighted entropy bonus, and the parts for logging."""
     loss = pg_loss + w.value_coef * v_loss - w.entropy_coef * entropy
     parts = {
         "loss": loss.item(),

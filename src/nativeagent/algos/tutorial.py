@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from nativeagent.algos.a2c import A2C, A2CLossWeights
+from nativeagent.algos.a2c import A2C, A2CLossWeights, weighted_loss
 from nativeagent.rollout import Rollout
 
 
@@ -24,14 +24,7 @@ def tutorial_loss(ro: Rollout, w: A2CLossWeights) -> tuple[torch.Tensor, dict[st
     pg_loss = -(ro.log_prob.sum(1) * adv).mean()
     v_loss = ((baseline - ret) ** 2).mean()
     entropy = ro.entropy.mean()
-    loss = pg_loss + w.value_coef * v_loss - w.entropy_coef * entropy
-    parts = {
-        "loss": loss.item(),
-        "pg_loss": pg_loss.item(),
-        "v_loss": v_loss.item(),
-        "entropy": entropy.item(),
-    }
-    return loss, parts
+    return weighted_loss(pg_loss, v_loss, entropy, w)
 
 
 class Tutorial(A2C):

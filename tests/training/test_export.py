@@ -80,6 +80,16 @@ def test_export_command_and_its_errors(
     code, _, err = run_cli(["export", str(tmp_path / "none"), str(tmp_path / "x")], capsys)
     assert code == 2 and "not a finished nativeagent run" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shared"]  # nothing half-written
+    # --overwrite replaces an export only: a run, or a folder of other files, is never deleted.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    code, _, err = run_cli(["export", str(solved_run), str(other), "--overwrite"], capsys)
+    assert code == 2 and "not an export" in err and (other / "notes.txt").read_text() == "mine"
+    for target in (solved_run, solved_run.parent):
+        code, _, err = run_cli(["export", str(solved_run), str(target), "--overwrite"], capsys)
+        assert code == 2 and "holds the run" in err
+    assert (solved_run / "checkpoint.pt").is_file()
 
 
 def test_a_damaged_export_is_a_one_line_error(

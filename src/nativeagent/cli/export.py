@@ -13,7 +13,7 @@ from nativeagent.cli.common import USER_ERRORS, fail, say
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory written by train.")],
     out: Annotated[Path, typer.Argument(help="Directory to write the export into.")],
-    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty OUT.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an earlier export in OUT.")] = False,
 ) -> None:
     """Write model.safetensors, config.json and a model card README.md into OUT; eval, explain
     and nativeagent.load read it (nothing is unpickled)."""

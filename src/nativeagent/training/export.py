@@ -178,7 +178,8 @@ def export_run(run_dir: Path, out: Path, overwrite: bool = False) -> Path:
 
     The files are written into a fresh directory beside ``out`` and moved into place at the
     end (``fileio.staged_directory``), so an interrupted export leaves no half-written one.
-    ``out`` must not exist (or be an empty directory) unless ``overwrite``.
+    ``out`` must not exist or be an empty directory; ``overwrite`` replaces an earlier export
+    there, and nothing else (a run, or any other files, is never deleted).
     """
     from safetensors.torch import save_model
 
@@ -188,8 +189,13 @@ def export_run(run_dir: Path, out: Path, overwrite: bool = False) -> Path:
     model, cfg = load_policy(run_dir)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} is not empty; pick another OUT or pass --overwrite")
+    if out.resolve() == run_dir.resolve() or out.resolve() in run_dir.resolve().parents:
+        raise FileExistsError(f"{out} holds the run {run_dir}; export into another directory")
+    if out.is_dir() and any(out.iterdir()):
+        if not is_export(out):  # never delete what is not an export, even with --overwrite
+            raise FileExistsError(f"{out} is not empty and not an export; pick another OUT")
+        if not overwrite:
+            raise FileExistsError(f"{out} is not empty; pick another OUT or pass --overwrite")
     content = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -63,10 +63,12 @@ def test_solve_returns_program_answer_and_trace(solved_run: Path) -> None:
 
 def test_solve_rejects_what_the_agent_cannot_be_asked(solved_run: Path) -> None:
     agent = nativeagent.load(solved_run)
-    with pytest.raises(ValueError, match="needs 3 digits"):
+    with pytest.raises(ValueError, match=r"task a\*b\+c needs a context of 3 digits, got 2"):
         agent.solve(0, [1, 2])
-    with pytest.raises(ValueError, match="needs 3 digits"):
+    with pytest.raises(ValueError, match=r"digits must be ints 0\.\.9, got 10"):
         agent.solve(0, [1, 2, 10])
+    with pytest.raises(ValueError, match="must be a sequence of digits"):
+        agent.solve(0, "123")
     with pytest.raises(ValueError, match="stage must be one of"):
         agent.solve(5, [1, 2, 3])
     with pytest.raises(ValueError, match="does not read the expression"):

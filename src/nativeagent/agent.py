@@ -209,21 +209,14 @@ class Agent:
 
         from nativeagent.machine.machines import make_machine
         from nativeagent.rollout import rollout
-        from nativeagent.tasks.execution import execute
+        from nativeagent.tasks.execution import check_context, execute
         from nativeagent.tokens import name
         from nativeagent.training.evaluate import decode_tokens
         from nativeagent.training.expressions import decode_limit
 
         task_set, index, foreign = self._task(task)
         chosen = task_set.tasks[index]
-        if isinstance(digits, (str, bytes)) or not isinstance(digits, Sequence):
-            raise ValueError(f"digits must be a sequence of ints 0..9, got {digits!r}")
-        if len(digits) != chosen.n_operands or not all(
-            isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 9 for d in digits
-        ):
-            raise ValueError(
-                f"{chosen.expression} needs {chosen.n_operands} digits 0..9, got {list(digits)}"
-            )
+        digits = check_context(digits, chosen, f"task {chosen.expression}")
         cfg, dev = self.config, self.device
         padded = torch.zeros((1, task_set.width), dtype=torch.long, device=dev)
         padded[0, : len(digits)] = torch.tensor(list(digits), device=dev)

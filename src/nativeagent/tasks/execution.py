@@ -25,7 +25,8 @@ from nativeagent.tasks.task import STAGES, Task, check_stage
 from nativeagent.tokens import parse_token
 
 
-def _check_context(context: object, task: Task, what: str) -> list[int]:
+def check_context(context: object, task: Task, what: str) -> list[int]:
+    """``context`` as a list of ``task``'s digits, or ``ValueError`` naming ``what`` needs."""
     if isinstance(context, torch.Tensor):
         context = context.tolist()
     if isinstance(context, (str, bytes)) or not isinstance(context, Sequence):
@@ -61,7 +62,7 @@ def execute(
     else:
         stage = check_stage(stage)
         task, what = STAGES[stage], f"stage {stage}"
-    x = _check_context(context, task, what)
+    x = check_context(context, task, what)
     if isinstance(program, torch.Tensor):
         program = program.tolist()
     if isinstance(program, (str, bytes)) or not isinstance(program, Sequence):
@@ -75,4 +76,4 @@ def execute(
     return run_program(tools, tokens, x, task.target(x), max_steps)
 
 
-__all__ = ["execute"]
+__all__ = ["check_context", "execute"]

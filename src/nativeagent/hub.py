@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from huggingface_hub import ModelCard, PyTorchModelHubMixin
+try:
+    from huggingface_hub import ModelCard, PyTorchModelHubMixin
+except ImportError as err:  # the optional extra
+    raise ImportError(
+        f"{__name__} needs huggingface_hub: pip install 'nativeagent[hub]' ({err})"
+    ) from err
 
 from nativeagent.agent import Agent
 from nativeagent.training.export import ExportedAgent, model_card

@@ -84,6 +84,7 @@ def train(
     import time
 
     from nativeagent.rundir import CHECKPOINT, RESULT
+    from nativeagent.training.metrics_log import eval_line
     from nativeagent.training.train import resolve_device
     from nativeagent.training.train import train as run_training
 
@@ -97,8 +98,7 @@ def train(
 
     def report(r: dict[str, Any]) -> None:
         if "eval" in r:
-            ev = " ".join(f"T{s}={v:.3f}" for s, v in r["eval"].items())
-            print(f"update={r['update']} stage={r['stage']} train_acc={r['train_acc']:.3f} | {ev}")
+            print(eval_line(r))
 
     data = run_training(cfg, run_dir, report if progress else None)
     return TrainResult(
@@ -140,7 +140,7 @@ class Solution:
 
     def __str__(self) -> str:
         ctx = " ".join(map(str, self.digits))
-        return f"{self.task} ctx=[{ctx}] target={self.target} | {self.trace or '(no tokens)'}"
+        return f"{self.task} ctx=[{ctx}] target={self.target} | {self.trace}"
 
 
 class Agent:
@@ -187,9 +187,9 @@ class Agent:
                 raise ValueError(f"{what} has {len(ids)} expressions; give the expression to solve")
             return tasks, ids[0], False
         parsed = Task.parse(task) if isinstance(task, str) else task
-        for i, known in enumerate(tasks.tasks):
-            if known.shape == parsed.shape:
-                return tasks, i, False
+        found = tasks.find(parsed)
+        if found is not None:
+            return tasks, found, False
         if not self.config.task.show_expression:
             raise ValueError(
                 f"{parsed.expression} is not one of this agent's tasks, and it does not read the "
@@ -209,18 +209,17 @@ class Agent:
 
         from nativeagent.machine.machines import make_machine
         from nativeagent.rollout import rollout
-        from nativeagent.tasks.execution import check_context, execute
+        from nativeagent.tasks.execution import check_context
         from nativeagent.tokens import name
         from nativeagent.training.evaluate import decode_tokens
+        from nativeagent.training.explain import explanations
         from nativeagent.training.expressions import decode_limit
 
         task_set, index, foreign = self._task(task)
         chosen = task_set.tasks[index]
         digits = check_context(digits, chosen, f"task {chosen.expression}")
-        cfg, dev = self.config, self.device
-        padded = torch.zeros((1, task_set.width), dtype=torch.long, device=dev)
-        padded[0, : len(digits)] = torch.tensor(list(digits), device=dev)
-        batch = task_set.make_batch(padded, torch.tensor([index], device=dev))
+        cfg = self.config
+        batch = task_set.episode(index, digits, self.device)
         max_steps = task_set.max_steps or cfg.max_steps
         machine = make_machine(cfg.machine.name, max_steps, None)
         n_tokens = decode_limit(cfg, task_set.width) if foreign else decode_tokens(cfg)
@@ -233,19 +232,9 @@ class Agent:
                 greedy=True,
                 masked=cfg.decode.mode == "closed",
             )
-        program = [int(a) for a, alive in zip(ro.actions[0], ro.alive[0], strict=True) if alive]
-        which: int | Task = int(batch.stage[0]) if task_set.is_builtin else chosen
-        outcome = execute(program, list(digits), which, cfg.machine.name, max_steps)
-        target = chosen.target(list(digits))
-        return Solution(
-            chosen.expression,
-            tuple(digits),
-            tuple(name(t) for t in program),
-            outcome.answer,
-            target,
-            outcome.answer == target,
-            outcome.format_trace(),
-        )
+        (e,) = explanations(task_set, batch, ro, cfg.machine.name, max_steps)
+        program = tuple(name(t) for t in e.program)
+        return Solution(e.expression, e.context, program, e.answer, e.target, e.correct, e.trace)
 
     def evaluate(self, episodes: int = 1000, seed: int = 2024) -> dict[int, StageAccuracy]:
         """Greedy accuracy per stage (and ``-1``, the held-out tasks) on ``episodes`` fresh

@@ -6,7 +6,7 @@ start fast; commands import what they need when they run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,11 +15,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from nativeagent.errors import ConfigError, RunDirError
-from nativeagent.tasks.task import HELD_OUT
-
-if TYPE_CHECKING:
-    from nativeagent.config import Config
-    from nativeagent.training.evaluate import StageAccuracy
 
 console = Console()
 err_console = Console(stderr=True)
@@ -55,25 +50,6 @@ def accuracy_table(title: str, rows: list[dict[str, Any]]) -> Table:
             "-" if opt is None else f"{opt:.3f}",
         )
     return table
-
-
-def stage_rows(acc: dict[int, StageAccuracy], cfg: Config) -> list[dict[str, Any]]:
-    """Rows of the accuracy table (and of ``eval --json``), one per stage, then held-out."""
-    from nativeagent.build import build_task_set
-
-    tasks = build_task_set(cfg)
-    return [
-        {
-            "stage": "held-out" if s == HELD_OUT else s,
-            "task": tasks.stage_name(s),
-            "accuracy": a.accuracy,
-            "low": a.low,
-            "high": a.high,
-            "episodes": a.episodes,
-            "optimality": a.optimality,
-        }
-        for s, a in acc.items()
-    ]
 
 
 def progress_bar(label: str, disable: bool = False) -> Progress:

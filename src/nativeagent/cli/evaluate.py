@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nativeagent.cli.common import USER_ERRORS, accuracy_table, console, fail, say, stage_rows
+from nativeagent.cli.common import USER_ERRORS, accuracy_table, console, fail, say
 from nativeagent.tasks.task import HELD_OUT
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def eval_(
     or --operands, on any expression set (an agent that reads the expression only)."""
     import torch
 
-    from nativeagent.training.evaluate import evaluate
+    from nativeagent.training.evaluate import evaluate, stage_rows
 
     if expressions and operands is not None:
         fail("give --expressions or --operands, not both")

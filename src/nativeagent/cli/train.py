@@ -18,29 +18,12 @@ from nativeagent.cli.common import (
     console,
     fail,
     progress_bar,
-    stage_rows,
 )
 from nativeagent.errors import PRESETS, RunDirError
 from nativeagent.rundir import CHECKPOINT, RESULT
 
 if TYPE_CHECKING:
     from nativeagent.config import Config
-
-
-def _eval_summary(r: dict[str, Any], digits: int, sep: str) -> str:
-    """``T0=1.000 T1=0.990 held-out=0.600`` from a metrics record's evaluation."""
-    parts = [f"T{s}{sep}{v:.{digits}f}" for s, v in r["eval"].items()]
-    if "eval_held_out" in r:
-        parts.append(f"held-out{sep}{r['eval_held_out']:.{digits}f}")
-    return " ".join(parts)
-
-
-def _eval_line(r: dict[str, Any]) -> str:
-    ev = _eval_summary(r, 3, "=")
-    return (
-        f"update={r['update']} stage={r['stage']} train_acc={r['train_acc']:.3f} "
-        f"| eval {ev} loss={r['loss']:.4f}"
-    )
 
 
 def _default_out(cfg: Config, preset: str) -> Path:
@@ -108,7 +91,8 @@ def _command_line() -> str:
 
 def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False) -> None:
     """Run (or resume) training with a progress display; print the final table."""
-    from nativeagent.training.evaluate import StageAccuracy
+    from nativeagent.training.evaluate import StageAccuracy, stage_rows
+    from nativeagent.training.metrics_log import eval_line, eval_summary
     from nativeagent.training.train import NonFiniteError, resume_config
     from nativeagent.training.train import train as run_training
 
@@ -127,9 +111,9 @@ def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False)
     def report(r: dict[str, Any]) -> None:
         desc = f"stage {r['stage']} train_acc {r['train_acc']:.2f}"
         if "eval" in r:
-            desc += " | " + _eval_summary(r, 2, " ")
+            desc += " | " + eval_summary(r, 2, " ")
             if not quiet:
-                progress.console.print(_eval_line(r), highlight=False, soft_wrap=True)
+                progress.console.print(eval_line(r), highlight=False, soft_wrap=True)
         progress.update(task, completed=r["update"], description=desc)
 
     verb = "resuming" if resume else "run directory:"

@@ -298,13 +298,12 @@ def _find_task(value: object, task_set: TaskSet) -> int:
     """The id of ``reset``'s ``task`` option: an id, or one of the tasks' expressions."""
     if isinstance(value, str):
         try:
-            shape = Task.parse(value).shape
+            found = task_set.find(Task.parse(value))
         except ValueError as err:
             raise ValueError(f"options['task']: {err}") from None
-        shapes = [t.shape for t in task_set.tasks]
-        if shape not in shapes:
+        if found is None:
             raise ValueError(f"options['task']: {value} is not one of this env's tasks")
-        return shapes.index(shape)
+        return found
     n = len(task_set.tasks)
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < n:
         raise ValueError(
@@ -368,13 +367,6 @@ def parse_options(
     if len(digits) != want:
         raise ValueError(f"{_describe(task_set, task)} needs {want} digits 0..9, got {digits}")
     return stage, task, digits
-
-
-def fixed_episode(task_set: TaskSet, task: int, digits: Sequence[int]) -> Batch:
-    """A batch of one episode of ``task`` on validated ``digits``."""
-    padded = torch.full((1, task_set.width), EOS, dtype=torch.long)
-    padded[0, : len(digits)] = torch.tensor(list(digits))
-    return task_set.make_batch(padded, torch.tensor([task]))
 
 
 class ToolMachineEnv(gym.Env[np.ndarray, np.int64]):
@@ -537,7 +529,7 @@ class ToolMachineEnv(gym.Env[np.ndarray, np.int64]):
             batch = sample_episodes(self.task_set, self.np_random, 1, stage, task)
         else:
             assert task is not None
-            batch = fixed_episode(self.task_set, task, digits)
+            batch = self.task_set.episode(task, digits)
         self._machine.reset(batch)
         self._batch, self._tools, self._done = batch, [], False
         return self._observation(), self._info()

@@ -145,6 +145,11 @@ class TaskSet:
         ids = torch.tensor(self.stage_tasks(stage))
         return ids.repeat(-(-count // len(ids)))[:count]
 
+    def find(self, task: Task) -> int | None:
+        """The id of the task with ``task``'s shape (its expression up to redundant
+        parentheses), or ``None`` when the set has none."""
+        return next((i for i, t in enumerate(self.tasks) if t.shape == task.shape), None)
+
     def stage_name(self, stage: int) -> str:
         """A stage's expression, or how many expressions it has (``-1``: the held-out ones)."""
         tasks = self.held_out if stage == HELD_OUT else self.stages[stage]
@@ -177,6 +182,15 @@ class TaskSet:
         weighted = torch.multinomial(w.float(), 1, generator=generator).squeeze(1)  # (B,)
         pick = torch.rand(stages.shape, generator=generator, device=device) < focus
         return torch.where(pick, weighted, task)
+
+    def episode(
+        self, task: int, digits: Sequence[int], device: torch.device | str = "cpu"
+    ) -> Batch:
+        """A batch of one episode: task id ``task`` on ``digits`` (its operands, checked by the
+        caller)."""
+        padded = torch.full((1, self.width), EOS, dtype=torch.long, device=device)
+        padded[0, : len(digits)] = torch.tensor(list(digits), device=device)
+        return self.make_batch(padded, torch.tensor([task], device=device))
 
     def sample(
         self,

@@ -69,6 +69,24 @@ class StageAccuracy:
         return table
 
 
+def stage_rows(acc: dict[int, StageAccuracy], cfg: Config) -> list[dict[str, Any]]:
+    """Rows of an accuracy table (``eval``, ``train``'s final table, ``eval --json``, the model
+    card), one per stage, then held-out."""
+    tasks = build_task_set(cfg)
+    return [
+        {
+            "stage": "held-out" if s == HELD_OUT else s,
+            "task": tasks.stage_name(s),
+            "accuracy": a.accuracy,
+            "low": a.low,
+            "high": a.high,
+            "episodes": a.episodes,
+            "optimality": a.optimality,
+        }
+        for s, a in acc.items()
+    ]
+
+
 def decode_tokens(cfg: Config) -> int:
     """Tokens decoded per episode: the step limit closed loop, ``open_tokens`` open loop."""
     return cfg.max_steps if cfg.decode.mode == "closed" else cfg.decode.open_tokens

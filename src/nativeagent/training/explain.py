@@ -9,7 +9,9 @@ import torch
 from nativeagent.build import build_task_set
 from nativeagent.config import Config
 from nativeagent.models import Policy
+from nativeagent.rollout import Rollout
 from nativeagent.tasks.execution import execute
+from nativeagent.tasks.taskset import Batch, TaskSet
 from nativeagent.training.evaluate import greedy_rollout
 
 
@@ -36,29 +38,25 @@ class Explanation:
         return line
 
 
-def explain(
-    model: Policy, cfg: Config, stage: int, n: int, generator: torch.Generator
+def explanations(
+    tasks: TaskSet, batch: Batch, ro: Rollout, machine: str, max_steps: int
 ) -> list[Explanation]:
-    """Decode ``n`` fresh contexts of ``stage`` (-1: held-out tasks) greedily and trace each
-    program on the machine."""
-    tasks = build_task_set(cfg)
-    stages = torch.full((n,), stage, dtype=torch.long, device=generator.device)
-    batch = tasks.sample(stages, generator)
-    ro = greedy_rollout(model, cfg, batch)
-    several = len(tasks.stage_tasks(stage)) > 1
+    """The decoded episodes ``ro`` of ``batch`` (tasks of ``tasks``), each traced on the
+    reference ``machine``."""
     out = []
-    for i in range(n):
+    for i in range(len(batch)):
         program = tuple(
             int(a) for a, alive in zip(ro.actions[i], ro.alive[i], strict=True) if alive
         )
-        task = tasks.tasks[int(batch.task[i])]
+        stage, task = int(batch.stage[i]), tasks.tasks[int(batch.task[i])]
         context = tuple(int(x) for x in batch.context[i, : task.n_operands])
         # The built-in stage index keeps seed-legacy traces; other tasks run on their profile.
         which = stage if tasks.is_builtin else task
-        outcome = execute(program, context, which, cfg.machine.name, cfg.max_steps)
+        outcome = execute(program, context, which, machine, max_steps)
         trace = outcome.format_trace() or "(no tokens)"
         target = task.target(context)
         correct = outcome.answer == target
+        several = len(tasks.stage_tasks(stage)) > 1
         out.append(
             Explanation(
                 stage,
@@ -73,3 +71,15 @@ def explain(
             )
         )
     return out
+
+
+def explain(
+    model: Policy, cfg: Config, stage: int, n: int, generator: torch.Generator
+) -> list[Explanation]:
+    """Decode ``n`` fresh contexts of ``stage`` (-1: held-out tasks) greedily and trace each
+    program on the machine."""
+    tasks = build_task_set(cfg)
+    stages = torch.full((n,), stage, dtype=torch.long, device=generator.device)
+    batch = tasks.sample(stages, generator)
+    ro = greedy_rollout(model, cfg, batch)
+    return explanations(tasks, batch, ro, cfg.machine.name, cfg.max_steps)

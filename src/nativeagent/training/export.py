@@ -21,8 +21,8 @@ from nativeagent.config import Config, ConfigError, from_dict
 from nativeagent.fileio import staged_directory
 from nativeagent.machine.tools import profile
 from nativeagent.rundir import RunDirError
-from nativeagent.tasks.task import HELD_OUT
 from nativeagent.training.checkpoint import load_policy, read_result
+from nativeagent.training.evaluate import StageAccuracy, stage_rows
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -96,27 +96,6 @@ def load_trained(path: Path, device: str = "cpu") -> tuple[torch.nn.Module, Conf
     return load_export(path, device) if is_export(path) else load_policy(path, device)
 
 
-def _stage_rows(cfg: Config, result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The final table of ``result`` per stage, then held-out, for the card."""
-    tasks = build_task_set(cfg)
-    rows = [
-        {
-            "stage": s,
-            "task": tasks.stage_name(s),
-            "accuracy": float(result["accuracy"][str(s)]),
-            "low": float(result["interval"][str(s)][0]),
-            "high": float(result["interval"][str(s)][1]),
-        }
-        for s in range(tasks.n_stages)
-    ]
-    if "held_out" in result:
-        h = result["held_out"]
-        low, high = h["interval"]
-        row = {"stage": "held-out", "task": tasks.stage_name(HELD_OUT), "accuracy": h["accuracy"]}
-        rows.append(row | {"low": low, "high": high})
-    return rows
-
-
 def _listed(expressions: list[str]) -> str:
     shown = ", ".join(f"`{e}`" for e in expressions[:LISTED])
     more = len(expressions) - LISTED
@@ -156,7 +135,7 @@ def model_card(content: dict[str, Any]) -> str:
         show_expression=cfg.task.show_expression,
         max_steps=cfg.max_steps,
         episodes=result["eval_episodes"],
-        accuracy=_stage_rows(cfg, result),
+        accuracy=stage_rows(StageAccuracy.from_result(result, held_out=True), cfg),
         mastery=cfg.curriculum.mastery,
         solved=result["solved"],
         updates=result["updates"],

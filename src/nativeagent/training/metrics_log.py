@@ -26,6 +26,23 @@ _NAMESPACE = {
 }
 
 
+def eval_summary(r: dict[str, Any], digits: int, sep: str) -> str:
+    """``T0=1.000 T1=0.990 held-out=0.600`` from a metrics record's evaluation."""
+    parts = [f"T{s}{sep}{v:.{digits}f}" for s, v in r["eval"].items()]
+    if "eval_held_out" in r:
+        parts.append(f"held-out{sep}{r['eval_held_out']:.{digits}f}")
+    return " ".join(parts)
+
+
+def eval_line(r: dict[str, Any]) -> str:
+    """The periodic evaluation line of a metrics record, as ``nativeagent train`` prints it."""
+    ev = eval_summary(r, 3, "=")
+    return (
+        f"update={r['update']} stage={r['stage']} train_acc={r['train_acc']:.3f} "
+        f"| eval {ev} loss={r['loss']:.4f}"
+    )
+
+
 def check_tensorboard() -> None:
     """Raise ``ConfigError`` with the install command when TensorBoard is missing."""
     try:

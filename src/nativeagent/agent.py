@@ -254,17 +254,10 @@ class Agent:
     ) -> ExpressionsAccuracy:
         """Greedy accuracy on any expressions, ``episodes`` in all (``nativeagent eval
         --expressions``); needs an agent that reads the expression."""
-        from nativeagent.tasks.generate import check_computable, parse_expressions
-        from nativeagent.training.expressions import (
-            check_machine_for,
-            evaluate_expressions,
-            step_limit,
-        )
+        from nativeagent.training.expressions import evaluate_expressions, expressions_to_evaluate
 
-        tasks = parse_expressions(list(expressions))
-        name = check_machine_for(self.config, machine)
-        limit = step_limit(self.config, max(t.n_operands for t in tasks), max_steps)
-        check_computable(tasks, name, limit)
+        texts = list(expressions)
+        tasks, name, limit = expressions_to_evaluate(self.config, texts, machine, max_steps)
         gen = self._generator(seed)
         return evaluate_expressions(self.model, self.config, tasks, episodes, gen, name, limit)
 

@@ -121,26 +121,20 @@ def _eval_expressions(
 ) -> ExpressionsAccuracy:
     """Greedy accuracy on the expression set of ``spec`` (``--expressions``, ``--operands``,
     ``--sample``, ``--seed``, ``--max-steps``); every user mistake is one line."""
-    from nativeagent.tasks.generate import (
-        MAX_LISTED_OPERANDS,
-        check_computable,
-        parse_expressions,
-        reachable_set,
-    )
+    from nativeagent.tasks.generate import MAX_LISTED_OPERANDS, reachable_set
     from nativeagent.training.expressions import (
         check_machine_for,
         evaluate_expressions,
+        expressions_to_evaluate,
         step_limit,
     )
 
     texts, operands, sample, seed, max_steps = spec
     try:
-        name = check_machine_for(cfg, machine)
         if operands is None:
-            tasks = parse_expressions(texts)
-            limit = step_limit(cfg, max(t.n_operands for t in tasks), max_steps)
-            check_computable(tasks, name, limit)
+            tasks, name, limit = expressions_to_evaluate(cfg, texts, machine, max_steps)
         else:
+            name = check_machine_for(cfg, machine)
             if operands > MAX_LISTED_OPERANDS and sample is None:
                 fail(
                     f"--operands {operands}: too many expressions to evaluate them all (all are "

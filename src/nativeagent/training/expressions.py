@@ -25,6 +25,7 @@ from nativeagent.machine.tools import LEGACY, check_machine, profile
 from nativeagent.models import Policy, observes
 from nativeagent.rollout import Rollout, rollout
 from nativeagent.stats import wilson_interval
+from nativeagent.tasks.generate import check_computable, parse_expressions
 from nativeagent.tasks.task import Task
 from nativeagent.tasks.taskset import Batch, TaskSet
 
@@ -90,6 +91,19 @@ def check_machine_for(cfg: Config, machine: str | None = None) -> str:
             )
         _observed_columns(own, target)  # every feature the run's agent observes exists there
     return target
+
+
+def expressions_to_evaluate(
+    cfg: Config, texts: Sequence[str], machine: str | None = None, max_steps: int | None = None
+) -> tuple[list[Task], str, int]:
+    """The tasks of ``texts``, the machine to run the run's agent on and the step limit, all
+    checked (``ValueError``: the run cannot be evaluated so, or some expression is malformed or
+    not computable within the limit)."""
+    name = check_machine_for(cfg, machine)
+    tasks = parse_expressions(texts)
+    limit = step_limit(cfg, max(t.n_operands for t in tasks), max_steps)
+    check_computable(tasks, name, limit)
+    return tasks, name, limit
 
 
 def _observed_columns(own: str, target: str) -> list[int]:
@@ -257,5 +271,6 @@ __all__ = [
     "evaluate_expressions",
     "expression_rollouts",
     "expression_task_set",
+    "expressions_to_evaluate",
     "step_limit",
 ]

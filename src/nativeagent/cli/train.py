@@ -79,6 +79,7 @@ def train(
     out_dir = out or _default_out(cfg, preset)
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"--out {out_dir} exists and is not a directory")
+    _check_no_writer(out_dir)
     if not overwrite and ((out_dir / RESULT).exists() or (out_dir / CHECKPOINT).exists()):
         fail(f"{out_dir} already holds a run; pick another --out, --resume it or pass --overwrite")
     _train(out_dir, cfg, quiet)
@@ -89,6 +90,16 @@ def _command_line() -> str:
     return shlex.join(["nativeagent", *sys.argv[1:]])
 
 
+def _check_no_writer(out_dir: Path) -> None:
+    """Refuse, naming it, a run directory that another live process is writing."""
+    from nativeagent.runlock import RunDirBusy, check_unlocked
+
+    try:
+        check_unlocked(out_dir)
+    except RunDirBusy as err:
+        fail(str(err))
+
+
 def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False) -> None:
     """Run (or resume) training with a progress display; print the final table."""
     from nativeagent.training.evaluate import StageAccuracy, stage_rows
@@ -97,6 +108,7 @@ def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False)
     from nativeagent.training.train import train as run_training
 
     if resume:
+        _check_no_writer(out_dir)
         if (out_dir / RESULT).exists():
             fail(f"the run in {out_dir} has already finished (see {out_dir / RESULT})")
         try:

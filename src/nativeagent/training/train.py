@@ -23,6 +23,7 @@ from nativeagent.fileio import atomic_write_bytes, atomic_write_json, remove_sta
 from nativeagent.models.transformer import RANDOM_OFFSETS
 from nativeagent.rollout import rollout
 from nativeagent.rundir import COMMAND
+from nativeagent.runlock import run_lock
 from nativeagent.tasks.curriculum import Curriculum
 from nativeagent.training.checkpoint import (
     CHECKPOINT,
@@ -165,8 +166,9 @@ class TrainState:
             state.gens.load_state_dict(ckpt["generators"])
             for key in ("update", "episodes", "stopped", "wall_s", "metrics_bytes"):
                 setattr(state, key, type(getattr(state, key))(ckpt[key]))
-        except (KeyError, TypeError, ValueError, RuntimeError, ConfigError) as err:
-            raise RunDirError(f"checkpoint in {run_dir} cannot resume training: {err}") from None
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError, ConfigError) as err:
+            detail = " ".join(str(err).split())  # load_state_dict's message has a line per problem
+            raise RunDirError(f"checkpoint in {run_dir} cannot resume training: {detail}") from None
         return state
 
 
@@ -302,7 +304,7 @@ class Trainer:
         if held is not None:
             result["held_out"] = held_out_dict(held)
         if (self.out_dir / COMMAND).is_file():
-            result["command"] = (self.out_dir / COMMAND).read_text().strip()
+            result["command"] = (self.out_dir / COMMAND).read_text(errors="replace").strip()
         atomic_write_json(self.out_dir / RESULT, result)
         return result
 
@@ -319,14 +321,25 @@ def train(
 
     ``report`` is called with every metrics record (for progress displays); ``command``, the
     command line that started a fresh run, is kept in ``command.txt`` and ``result.json``.
+    Only one process writes a run directory at a time: another live writer is refused with
+    ``RunDirBusy`` (``nativeagent.runlock``).
     """
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    if not resume:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(out_dir, command=command):
+        return _train_locked(cfg, out_dir, report, resume, command)
+
+
+def _train_locked(
+    cfg: Config, out_dir: Path, report: Reporter | None, resume: bool, command: str | None
+) -> dict[str, Any]:
+    """``train``'s work, done while this process holds the run directory's lock."""
     if resume:
         remove_stale_temporaries(out_dir)
         state = TrainState.from_checkpoint(out_dir)
     else:
-        out_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out_dir)
         (out_dir / COMMAND).unlink(missing_ok=True)  # an overwritten run's
         if command is not None:

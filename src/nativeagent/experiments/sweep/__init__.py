@@ -39,11 +39,13 @@ A random search may have a [grid] too: every sample is run with every grid point
 The output directory holds ``sweep.json`` (the plan: configurations, seeds, every trial's full
 configuration), a copy of the sweep file, one run directory per trial,
 ``trials/<configuration>/seed<N>`` (what ``nativeagent train`` writes, plus ``attempts.jsonl``:
-one line per attempt, with the update it resumed from), ``trials.json`` and the summary per
-configuration (``summary.md``, ``summary.csv``, ``summary.png``: solved fraction, median and IQM
-of updates, episodes and wall seconds to solve, with 95% bootstrap intervals, computed by
-``experiments.bench``). Ray Tune's own records go to ``ray/``; nothing depends on them. A run whose
-loss became non-finite counts as unsolved, recorded in ``diverged.json``, not ``result.json``.
+one line per attempt, with the update it resumed from, its host, process and Ray node;
+``completions.jsonl``: one line per attempt that trained it to the end), ``trials.json`` and
+the summary per configuration (``summary.md``, ``summary.csv``, ``summary.png``: solved
+fraction, median and IQM of updates, episodes and wall seconds to solve, with 95% bootstrap
+intervals, computed by ``experiments.bench``). Ray Tune's own records go to ``ray/``; nothing
+depends on them. A run whose loss became non-finite counts as unsolved, recorded in
+``diverged.json``, not ``result.json``.
 
 ``plan.py`` reads and expands a sweep file and owns the output directory, ``run.py`` runs the
 trials on Ray Tune, ``summary.py`` writes the tables and the plot.
@@ -51,6 +53,7 @@ trials on Ray Tune, ``summary.py`` writes the tables and the plot.
 
 from nativeagent.experiments.sweep.plan import (
     ATTEMPTS,
+    COMPLETIONS,
     DIVERGED,
     PLAN,
     TRIALS_DIR,
@@ -88,6 +91,7 @@ from nativeagent.experiments.sweep.summary import (
 
 __all__ = [
     "ATTEMPTS",
+    "COMPLETIONS",
     "DIVERGED",
     "INSTALL_HINT",
     "PLAN",

@@ -42,6 +42,8 @@ PLAN = "sweep.json"
 SWEEP_COPY = "sweep.toml"
 TRIALS_DIR = "trials"
 ATTEMPTS = "attempts.jsonl"
+#: One line per attempt that trained a trial to its end: exactly one in a sound sweep.
+COMPLETIONS = "completions.jsonl"
 DIVERGED = "diverged.json"
 
 _FORBID = ConfigDict(extra="forbid")
@@ -178,6 +180,8 @@ def read_sweep(path: Path) -> Sweep:
         raise SweepError(f"sweep file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise SweepError(f"{path} is not valid TOML: {err}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise SweepError(f"{path} nests its values too deeply") from None
     except OSError as err:
         raise SweepError(f"cannot read {path}: {err.strerror or err}") from None
     return parse_sweep(data, path)
@@ -429,10 +433,11 @@ def pending(specs: Sequence[TrialSpec]) -> list[TrialSpec]:
     return [s for s in specs if finished_result(Path(s.run_dir)) is None]
 
 
-def attempts(run_dir: Path) -> list[dict[str, Any]]:
-    """The lines of a trial's ``attempts.jsonl``: one per start, with the update resumed from."""
+def attempts(run_dir: Path, name: str = ATTEMPTS) -> list[dict[str, Any]]:
+    """The lines of a trial's ``attempts.jsonl`` (one per start, with the update resumed
+    from), or of another of its records such as ``COMPLETIONS``."""
     try:
-        lines = (run_dir / ATTEMPTS).read_text().splitlines()
+        lines = (run_dir / name).read_text().splitlines()
     except FileNotFoundError:
         return []
     return [json.loads(line) for line in lines if line.strip()]

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 from nativeagent.config import from_dict
 from nativeagent.experiments.sweep.plan import (
     ATTEMPTS,
+    COMPLETIONS,
     DIVERGED,
     Sweep,
     SweepError,
@@ -22,6 +24,7 @@ from nativeagent.experiments.sweep.plan import (
     finished_result,
 )
 from nativeagent.fileio import atomic_write_json
+from nativeagent.runlock import run_lock
 from nativeagent.training.checkpoint import CHECKPOINT, load_checkpoint
 from nativeagent.training.train import NonFiniteError, train
 
@@ -31,34 +34,71 @@ RAY_DIR = "ray"
 Reporter = Callable[[dict[str, Any]], None]
 
 
+#: How long a trial waits for an earlier attempt of itself that is still writing (a worker on
+#: a node Ray has given up on may take a moment to die) before it is refused.
+LOCK_WAIT_S = 60.0
+
+
 def run_trial(spec: TrialSpec, report: Reporter | None = None) -> dict[str, Any]:
     """Train one trial into its run directory and return its result.
 
     A finished trial returns its result at once; one with a checkpoint (a crashed or
-    interrupted attempt) continues from it exactly, with nativeagent's own resume.
+    interrupted attempt) continues from it exactly, with nativeagent's own resume. Only one
+    attempt writes at a time: it holds the run directory's lock (``nativeagent.runlock``).
     """
     run_dir = Path(spec.run_dir)
     done = finished_result(run_dir)
     if done is not None:
         return done
     run_dir.mkdir(parents=True, exist_ok=True)
-    resume = (run_dir / CHECKPOINT).exists()
-    entry = {
-        "attempt": len(attempts(run_dir)) + 1,
-        "resumed_from_update": int(load_checkpoint(run_dir)["update"]) if resume else None,
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    with (run_dir / ATTEMPTS).open("a") as f:
+    with run_lock(run_dir, wait_s=LOCK_WAIT_S, command=f"nativeagent sweep trial {spec.id}"):
+        done = finished_result(run_dir)  # an attempt we waited for may have finished it
+        if done is not None:
+            return done
+        return _attempt(spec, run_dir, report)
+
+
+def _where() -> dict[str, Any]:
+    """This process: host, pid and, inside Ray, the node id."""
+    where: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        where["node"] = ray.get_runtime_context().get_node_id()
+    return where
+
+
+def _append_line(path: Path, entry: dict[str, Any]) -> None:
+    with path.open("a") as f:
         f.write(json.dumps(entry) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _attempt(spec: TrialSpec, run_dir: Path, report: Reporter | None) -> dict[str, Any]:
+    """One attempt at a trial (under its lock), recorded in ``attempts.jsonl`` and, when it
+    trains to the end, in ``completions.jsonl``."""
+    resume = (run_dir / CHECKPOINT).exists()
+    attempt = len(attempts(run_dir)) + 1
+    _append_line(
+        run_dir / ATTEMPTS,
+        {
+            "attempt": attempt,
+            "resumed_from_update": int(load_checkpoint(run_dir)["update"]) if resume else None,
+            **_where(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
     cfg = from_dict({**spec.config, "train": {**spec.config["train"], "threads": spec.threads}})
     try:
-        return train(cfg, run_dir, report, resume=resume)  # sets torch's threads
+        result = train(cfg, run_dir, report, resume=resume)  # sets torch's threads
     except NonFiniteError as err:  # deterministic: a retry would diverge again
         result = {"solved": False, "seed": spec.seed, "error": str(err)}
         atomic_write_json(run_dir / DIVERGED, result)
-        return result
+    _append_line(
+        run_dir / COMPLETIONS,
+        {"attempt": attempt, **_where(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+    )
+    return result
 
 
 TrialFn = Callable[[TrialSpec], dict[str, Any]]

@@ -10,6 +10,7 @@ Values are validated (types, ranges, unknown keys) before anything runs; errors 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import field
 from importlib import resources
 from pathlib import Path
@@ -353,12 +354,26 @@ def save_config(cfg: Config, run_dir: Path) -> None:
     atomic_write_json(run_dir / CONFIG_JSON, cfg.to_dict())
 
 
+def _key_text(part: object) -> str:
+    """A key as a message shows it: quoted when it holds line breaks or other control
+    characters (a TOML key may), so that the message stays one line."""
+    text = str(part)
+    return text if text.isprintable() else repr(text)
+
+
+def _input_text(value: object, most: int = 200) -> str:
+    """A rejected value as a message shows it: its repr on one line (a tensor's spans several),
+    shortened when long."""
+    text = re.sub(r"\s*\n\s*", " ", repr(value))
+    return text if len(text) <= most else f"{text[: most - 3]}..."
+
+
 def _format(err: ValidationError) -> str:
     parts = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"])
+        key = ".".join(_key_text(p) for p in e["loc"])
         msg = "unknown key" if e["type"] == "unexpected_keyword_argument" else e["msg"]
-        parts.append(f"{key}: {msg} (got {e['input']!r})" if key else msg)
+        parts.append(f"{key}: {msg} (got {_input_text(e['input'])})" if key else msg)
     return "; ".join(parts)
 
 
@@ -385,6 +400,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError(f"config file {path} nests its values too deeply") from None
+    except OSError as err:  # a directory, no permission, ...
+        raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from None
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -404,7 +423,7 @@ def parse_override(text: str) -> dict[str, Any]:
         raise ConfigError(f"override {text!r} is not of the form section.key=value")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):  # not TOML (or nested too deeply)
         value = raw.strip()
     out: dict[str, Any] = {}
     node = out

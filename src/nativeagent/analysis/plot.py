@@ -149,6 +149,9 @@ def read_metrics(run_dir: Path, n_stages: int | None = None) -> list[dict[str, A
             raise RunDirError(f"{path} line {i} is not valid JSON") from None
         if not isinstance(record, dict) or not {"update", "wall_s", "stage"} <= record.keys():
             raise RunDirError(f"{path} line {i} lacks update, wall_s or stage")
+        problem = _record_problem(record)
+        if problem:
+            raise RunDirError(f"{path} line {i}: {problem}")
         if record["stage"] not in range(n_stages):
             raise RunDirError(
                 f"{path} line {i} has stage {record['stage']!r}, not 0..{n_stages - 1}"
@@ -157,6 +160,24 @@ def read_metrics(run_dir: Path, n_stages: int | None = None) -> list[dict[str, A
     if not records:
         raise RunDirError(f"{path} is empty: the run logged no updates")
     return records
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
+def _record_problem(record: dict[str, Any]) -> str | None:
+    """What in a metrics record is not of the kind training logs (the key named), if any."""
+    for key in ("update", "wall_s", "episodes"):
+        if key in record and not _finite(record[key]):
+            return f"{key} is not a number (got {record[key]!r})"
+    for key in ("eval", "confirm"):
+        table = record.get(key)
+        if key in record and not (
+            isinstance(table, dict) and all(_finite(v) for v in table.values())
+        ):
+            return f"{key} is not a table of accuracies"
+    return None
 
 
 def _mastery(run_dir: Path) -> float | None:

@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from nativeagent.cli import analysis, evaluate, experiments, export, tasks
 from nativeagent.cli import train as train_command
-from nativeagent.cli.common import console, err_console
+from nativeagent.cli.common import console, err_console, one_line
 
 app = typer.Typer(
     add_completion=False,
@@ -51,7 +51,7 @@ def main() -> None:
         where = (
             f"nativeagent {ctx.info_name} --help" if ctx and ctx.parent else "nativeagent --help"
         )
-        message = f"{err.format_message()} (see {where})"
+        message = one_line(f"{err.format_message()} (see {where})")
         err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         sys.exit(err.exit_code)
     sys.exit(code if isinstance(code, int) else 0)

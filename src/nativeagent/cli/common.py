@@ -23,9 +23,16 @@ USER_ERRORS = (ConfigError, RunDirError, ValueError, FileExistsError)
 EXIT_NONFINITE = 3  # training stopped on a NaN or infinity
 
 
+def one_line(message: str) -> str:
+    """``message`` with its line breaks shown as ``\\n`` and ``\\r`` (a path or a value the user
+    gave may hold one), so that an error stays one line."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line error and exit: user mistakes never show a traceback."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    text = escape(one_line(message))
+    err_console.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

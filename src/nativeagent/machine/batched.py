@@ -40,7 +40,7 @@ import torch
 
 from nativeagent.machine import observation, rules
 from nativeagent.machine.base import Episodes
-from nativeagent.machine.tools import Profile
+from nativeagent.machine.tools import EOS, Profile
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class Shaping:
 #: The two terminal control states: ended without an answer, and answered.
 DONE, ANSWERED = 0, 1
 FIRST_LIVE = 2
+INT64_MAX = torch.iinfo(torch.int64).max
 #: Columns of a compiled row: the two tape columns read (``l``, ``r``), how the value is made
 #: (``KIND`` 0: ``l + c*r``, which copies ``l`` with ``c = 0``; 1: ``l * r``; ``k + 1``: the
 #: profile's ``k``-th operator that is neither, through its own function), ``c``, the column
@@ -237,8 +238,8 @@ def compile_profile(profile: Profile, width: int) -> Compiled:
 class ToolMachine:
     """Batched machine of one tool profile; ``step`` returns per-episode reward and done flags.
 
-    Actions are token ids below the profile's vocabulary size (every such id is accepted;
-    anything but a legal tool ends the episode unsolved).
+    Actions are int64 token ids: anything but a legal tool ends the episode unsolved, an id
+    outside the profile's vocabulary too.
     """
 
     def __init__(
@@ -249,6 +250,7 @@ class ToolMachine:
             raise ValueError(f"max_steps must be >= 1, got {limit}")
         self.profile, self.max_steps, self.shaping = profile, limit, shaping
         self.vocab = profile.vocab_size
+        self._limit = min(limit, INT64_MAX)  # steps count in int64: a longer limit is never hit
 
     def reset(self, batch: Episodes) -> None:
         """Start one empty-register episode per context of ``batch``."""
@@ -305,6 +307,9 @@ class ToolMachine:
     def step(self, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Apply ``action`` ``(B,)``; illegal actions end their episode unsolved."""
         live = self.state >= FIRST_LIVE  # (B,) the step counts
+        # An id outside the vocabulary reads as [EOS], never legal: it must not index another
+        # state's rows (or none).
+        action = torch.where((action >= 0) & (action < self.vocab), action, EOS)
         rule = self.compiled.rows.index_select(0, torch.add(action, self.state, alpha=self.vocab))
         lr = self.tape.gather(1, rule[:, L : R + 1])  # (B, 2) the values it reads
         left, right = lr[:, 0], lr[:, 1]
@@ -315,7 +320,7 @@ class ToolMachine:
         self.tape.scatter_(1, rule[:, DEST : DEST + 1], value[:, None])
         self._steps = self._steps + live
         nxt = rule[:, NEXT]
-        out_of_steps = (self._steps >= self.max_steps) & (nxt >= FIRST_LIVE)
+        out_of_steps = (self._steps >= self._limit) & (nxt >= FIRST_LIVE)
         self.state = torch.where(out_of_steps, DONE, nxt)
         answers = rule[:, DEST] == self.layout.answer  # only a legal ANS writes the answer
         correct = answers & (value == self.batch.target)  # an answer's value is acc

@@ -102,6 +102,7 @@ class LegacyMachine:
         if max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
         self.max_steps = max_steps
+        self._limit = min(max_steps, torch.iinfo(torch.int64).max)  # steps count in int64
 
     #: Per-episode state; every one starts at zero / False (``mem`` 0 is "none").
     STATE = ("last", "has_last", "mem", "done", "answered", "answer", "steps")
@@ -170,7 +171,7 @@ class LegacyMachine:
         self.answer = torch.where(ans, self.last, self.answer)
         self.answered = self.answered | (ans & self.has_last)
         self.steps = self.steps + live
-        ended = live & (ans | (self.steps >= self.max_steps))
+        ended = live & (ans | (self.steps >= self._limit))
         self.done = self.done | ended
         return reward, ended
 

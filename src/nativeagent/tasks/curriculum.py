@@ -87,7 +87,12 @@ class Curriculum:
         return {"stage": self.stage, "failure": self.failure.clone()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a position saved by ``state_dict``."""
-        self.stage = int(state["stage"])
-        if "failure" in state:  # checkpoints before ``focus`` existed have none
-            self.failure = state["failure"].clone()
+        """Restore a position saved by ``state_dict``; ``ValueError`` for one that is not this
+        curriculum's (a stage it lacks, failure rates of other tasks)."""
+        stage = int(state["stage"])
+        if not 0 <= stage < self.n_stages:
+            raise ValueError(f"curriculum stage {stage} is not one of 0..{self.n_stages - 1}")
+        failure = state.get("failure", self.failure)  # checkpoints before ``focus`` have none
+        if not isinstance(failure, torch.Tensor) or failure.shape != self.failure.shape:
+            raise ValueError(f"curriculum failure rates are not a tensor of {len(self.failure)}")
+        self.stage, self.failure = stage, failure.clone()

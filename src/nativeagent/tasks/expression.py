@@ -6,6 +6,10 @@ precedence; equal precedence associates to the left) and parentheses. Its postfi
 an agent in task mode reads, and its polynomial (exact integer coefficients) is what the solver
 compares programs against.
 
+An expression holds at most ``MAX_OPERATORS`` operators and ``MAX_NESTING`` levels of
+parentheses (a task over the eight operand letters needs 7 and a few), so that parsing and
+every function here (they recurse over the tree) never run out of stack.
+
 >>> tree = parse("(a*b+c)-(d*e)")
 >>> n_operands(tree), evaluate(tree, [4, 2, 7, 3, 5]), subgoal_values(tree, [4, 2, 7, 3, 5])
 (5, 0, (8, 15, 15))
@@ -24,6 +28,11 @@ from nativeagent.machine.tools import Tool, all_operators
 
 #: Operand letters, in context order: ``a`` is the first digit.
 LETTERS = "abcdefgh"
+#: The most operators, and the deepest nesting of parentheses, that an expression may have.
+MAX_OPERATORS = 64
+MAX_NESTING = 64
+#: Longer expressions are shown shortened in error messages (the position still counts in full).
+SHOWN = 80
 #: The operator tool of each symbol, in table order (``*``, ``+``, ``-``).
 OPERATOR_TOOLS: dict[str, Tool] = all_operators()
 OPERATORS: tuple[str, ...] = tuple(OPERATOR_TOOLS)
@@ -54,7 +63,8 @@ class ExpressionError(ValueError):
 
     def __init__(self, text: str, position: int, problem: str) -> None:
         self.text, self.position, self.problem = text, position, problem
-        super().__init__(f"bad expression {text!r}: {problem} at position {position + 1}")
+        shown = text if len(text) <= SHOWN else f"{text[: SHOWN - 20]}...{text[-15:]}"
+        super().__init__(f"bad expression {shown!r}: {problem} at position {position + 1}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,7 @@ class _Parser:
 
     def __init__(self, text: str) -> None:
         self.text, self.pos = text, 0
+        self.operators = self.nesting = 0
 
     def peek(self) -> str:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -94,6 +105,9 @@ class _Parser:
         """Precedence climbing: operators binding at least as tightly as ``lowest``."""
         node = self.factor()
         while (op := self.peek()) in OPERATOR_TOOLS and precedence(op) >= lowest:
+            self.operators += 1
+            if self.operators > MAX_OPERATORS:
+                raise self.fail(f"more than {MAX_OPERATORS} operators")
             self.pos += 1
             node = BinOp(op, node, self.expr(precedence(op) + 1))
         return node
@@ -101,11 +115,15 @@ class _Parser:
     def factor(self) -> Node:
         char = self.peek()
         if char == "(":
+            self.nesting += 1
+            if self.nesting > MAX_NESTING:
+                raise self.fail(f"parentheses nested more than {MAX_NESTING} deep")
             self.pos += 1
             node = self.expr()
             if self.peek() != ")":
                 raise self.fail("expected ')'" if self.peek() else "missing ')'")
             self.pos += 1
+            self.nesting -= 1
             return node
         if char in LETTERS and char:
             self.pos += 1
@@ -213,6 +231,8 @@ def polynomial(node: Node) -> Poly:
 
 __all__ = [
     "LETTERS",
+    "MAX_NESTING",
+    "MAX_OPERATORS",
     "OPERATORS",
     "OPERATOR_TOOLS",
     "OP_TOKENS",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +33,11 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
         raise RunDirError(f"no checkpoint at {path} (is {run_dir} a nativeagent run directory?)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
+    except Exception as err:  # a damaged pickle fails in any way (KeyError, IndexError, ...)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise RunDirError(f"cannot load checkpoint {path}: {first}") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
+    version = state.get("format") if isinstance(state, dict) else None
+    if type(version) is not int or version != FORMAT_VERSION:  # (a tensor has no truth value)
         raise RunDirError(f"{path} is not a nativeagent checkpoint (format {FORMAT_VERSION})")
     return state
 
@@ -54,7 +54,54 @@ def read_result(run_dir: Path) -> dict[str, Any]:
     missing = [k for k in RESULT_KEYS if not isinstance(result, dict) or k not in result]
     if missing:
         raise RunDirError(f"{path} lacks {', '.join(missing)}")
+    problem = _result_problem(result)
+    if problem:
+        raise RunDirError(f"{path}: {problem}")
     return result
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _is_interval(x: Any) -> bool:
+    return isinstance(x, list) and len(x) == 2 and all(_is_number(v) for v in x)
+
+
+def _result_problem(result: dict[str, Any]) -> str | None:
+    """What in a ``result.json`` is not of the kind ``train`` writes (the key named), if any."""
+    acc, interval = result["accuracy"], result["interval"]
+    if not isinstance(acc, dict) or not acc:
+        return "accuracy is not a table of stages"
+    stages = [str(s) for s in range(len(acc))]
+    if sorted(acc) != sorted(stages) or not all(_is_number(acc[s]) for s in stages):
+        return f"accuracy is not a number for each of the stages 0..{len(acc) - 1}"
+    if not isinstance(interval, dict) or not all(_is_interval(interval.get(s)) for s in stages):
+        return f"interval is not [low, high] for each of the stages 0..{len(acc) - 1}"
+    for key, least in (("eval_episodes", 1), ("updates", 0), ("episodes", 0)):
+        value = result[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            return f"{key} is not an int >= {least} (got {value!r})"
+    if not isinstance(result["solved"], bool):
+        return f"solved is not true or false (got {result['solved']!r})"
+    if not _is_number(result["wall_s"]):
+        return f"wall_s is not a number (got {result['wall_s']!r})"
+    held = result.get("held_out")
+    if held is not None and not (
+        isinstance(held, dict)
+        and _is_number(held.get("accuracy"))
+        and _is_interval(held.get("interval"))
+        and type(held.get("episodes")) is int
+        and held["episodes"] >= 1
+        and (held.get("optimality") is None or _is_number(held["optimality"]))
+    ):
+        return "held_out is not {accuracy, interval, episodes[, optimality]}"
+    optimality = result.get("optimality", {})
+    if not isinstance(optimality, dict) or not all(
+        v is None or _is_number(v) for v in optimality.values()
+    ):
+        return "optimality is not a number (or null) per stage"
+    return None
 
 
 def load_policy(run_dir: Path, device: str = "cpu") -> tuple[torch.nn.Module, Config]:
@@ -68,8 +115,9 @@ def load_policy(run_dir: Path, device: str = "cpu") -> tuple[torch.nn.Module, Co
     model = build_model(cfg)
     try:
         model.load_state_dict(state["model"])
-    except (RuntimeError, KeyError) as err:
-        raise RunDirError(f"checkpoint in {run_dir} does not fit its model: {err}") from None
+    except (RuntimeError, KeyError, TypeError, AttributeError) as err:
+        detail = " ".join(str(err).split())  # load_state_dict's message has a line per problem
+        raise RunDirError(f"checkpoint in {run_dir} does not fit its model: {detail}") from None
     return model.to(device).eval(), cfg
 
 

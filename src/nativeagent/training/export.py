@@ -109,6 +109,11 @@ def model_card(content: dict[str, Any]) -> str:
 
     cfg = export_config(content)
     result, tasks = content["result"], build_task_set(cfg)
+    if len(result["accuracy"]) != tasks.n_stages:
+        raise RunDirError(
+            f"result.json has accuracy for {len(result['accuracy'])} stages, but the run has "
+            f"{tasks.n_stages}"
+        )
     first = tasks.stages[0][0]
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from nativeagent.config import ConfigError
-from nativeagent.rundir import METRICS
+from nativeagent.rundir import METRICS, RunDirError
 
 TENSORBOARD_DIR = "tensorboard"
 #: TensorBoard namespace of each metric (CleanRL's convention); eval accuracies go to ``eval/``.
@@ -60,8 +60,19 @@ class MetricsLog:
         self, run_dir: Path, tensorboard: bool = False, keep_bytes: int = 0, update: int = 0
     ) -> None:
         """Open the sinks, keeping the first ``keep_bytes`` of ``metrics.jsonl`` (a resume's)
-        and dropping TensorBoard events after ``update``."""
-        self.file = (run_dir / METRICS).open("ab")
+        and dropping TensorBoard events after ``update``.
+
+        A ``metrics.jsonl`` shorter than ``keep_bytes`` lost records the checkpoint counts
+        (truncated, replaced or deleted): ``RunDirError``, before anything is written, rather
+        than padding it with zero bytes."""
+        path = run_dir / METRICS
+        size = path.stat().st_size if path.is_file() else 0
+        if size < keep_bytes:
+            raise RunDirError(
+                f"cannot resume: {path} has {size} bytes, fewer than the {keep_bytes} the "
+                "checkpoint logged (it was truncated or replaced)"
+            )
+        self.file = path.open("ab")
         self.file.truncate(keep_bytes)
         self.writer = None
         if tensorboard:

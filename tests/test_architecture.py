@@ -15,7 +15,7 @@ PACKAGE = SRC / "nativeagent"
 
 #: Layers from the bottom up; a module may import its own layer and the layers before it.
 LAYERS: list[set[str]] = [
-    {"_lazy", "errors", "fileio", "rundir", "stats"},
+    {"_lazy", "errors", "fileio", "rundir", "runlock", "stats"},
     {"machine"},
     {"tokens"},
     {"tasks"},

@@ -232,6 +232,7 @@ def run_trials(
             param_space={"trial": tune.grid_search(list(by_id))},
             tune_config=tune.TuneConfig(
                 max_concurrent_trials=res.max_concurrent,
+                reuse_actors=True,  # a new worker process per trial costs seconds of imports
                 trial_name_creator=_ray_trial_name,
                 trial_dirname_creator=_ray_trial_name,
             ),

@@ -80,8 +80,13 @@ def test_a_worker_node_killed_mid_trial(cluster: Any, sweep_file: Path, undistur
     out = sweep_file.parent / "killed"
     proc = rc.start_sweep(sweep_file, out, cluster.address)
     try:
+
+        def mid_trial_on_victim() -> list[Any]:
+            running = rc.running(out)
+            return [r for r in running if r.node == victim.node_id and 20 <= r.updates <= 60]
+
         hit = rc.wait_for(
-            lambda: [r for r in rc.running(out) if r.node == victim.node_id and 20 <= r.updates <= 60],
+            mid_trial_on_victim,
             TIMEOUT_S,
             "a trial past its second checkpoint, far from its end, on the victim node",
         )

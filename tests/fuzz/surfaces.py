@@ -602,14 +602,12 @@ def value_text(value: Any) -> str:
 
 
 @st.composite
-def toml_files(
-    draw: st.DrawFn, documents: st.SearchStrategy[dict[str, Any]], deep: bool = True
-) -> bytes:
+def toml_files(draw: st.DrawFn, documents: st.SearchStrategy[dict[str, Any]]) -> bytes:
     """File contents: valid TOML of ``documents``, text mutations of it, invalid syntax,
-    deep nesting (unless not ``deep``), non-UTF-8 bytes, empty."""
+    deep nesting, non-UTF-8 bytes, empty."""
     text = toml_text(draw(documents))
     kind = _dice(draw, "toml_files").choices(
-        ("toml", "mutated", "deep", "binary", "bad-utf8"), (12, 3, int(deep), 1, 1)
+        ("toml", "mutated", "deep", "binary", "bad-utf8"), (12, 3, 1, 1, 1)
     )[0]
     if kind == "toml":
         return text.encode()
@@ -1378,10 +1376,10 @@ CHEAP_CONFIGS = st.dictionaries(
 
 
 @st.composite
-def sweep_inputs(draw: st.DrawFn, deep: bool = True) -> SweepInput:
-    """Sweep files (valid TOML of ``sweep_documents``, mutated, nested deeply unless not
-    ``deep``, invalid, binary) and, now and then, a base configuration file they may name."""
-    sweep = draw(toml_files(sweep_documents(), deep))
+def sweep_inputs(draw: st.DrawFn) -> SweepInput:
+    """Sweep files (valid TOML of ``sweep_documents``, mutated, nested deeply, invalid,
+    binary) and, now and then, a base configuration file they may name."""
+    sweep = draw(toml_files(sweep_documents()))
     base = draw(st.one_of(st.none(), toml_files(CHEAP_CONFIGS)))
     return SweepInput(sweep, base)
 
@@ -1696,26 +1694,13 @@ RUN_COMMANDS = {
 }
 
 
-def checkpoint_entry(c: Corruption) -> str | None:
-    """The top-level checkpoint entry that a ``mutate`` of ``checkpoint.pt`` replaces, if any."""
-    import torch
-
-    if c.file != "checkpoint.pt" or c.kind != "mutate":
-        return None
-    run = base_runs().finished if c.finished else base_runs().unfinished
-    keys = list(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True))
-    return keys[c.path[0] % len(keys)]
-
-
-def run_dir_inputs(command: str, skip: Sequence[str] = ()) -> st.SearchStrategy[Corruption]:
-    """Damage for ``command``'s input: mostly in the files it reads, now and then in any (but
-    the files in ``skip``)."""
+def run_dir_inputs(command: str) -> st.SearchStrategy[Corruption]:
+    """Damage for ``command``'s input: mostly in the files it reads, now and then in any."""
     c = RUN_COMMANDS[command]
-    files = [f for f in RUN_FILES if f not in skip]
     return st.one_of(
         corruptions(c.reads, c.unfinished),
         corruptions(c.reads, c.unfinished),
-        corruptions(files, c.unfinished),
+        corruptions(RUN_FILES, c.unfinished),
     )
 
 

@@ -1,11 +1,6 @@
 """Fuzzing damaged run directories: a small run copied, one file truncated, flipped, replaced,
 emptied, deleted or one value inside it changed, then fed to eval, explain, plot, report,
 export and ``train --resume`` (contracts in ``surfaces``).
-
-``train --resume`` is fed neither a ``command.txt`` that is not UTF-8 nor a changed optimizer
-state: ``training/train.py`` lets a ``UnicodeDecodeError`` (``Trainer.finish``) and an
-``IndexError`` (``TrainState.from_checkpoint``) escape; ``test_found_crashes`` holds those
-cases, as xfail, until they are fixed there.
 """
 
 from __future__ import annotations
@@ -28,7 +23,6 @@ def test_damaged_run_directory(command: str) -> None:
 
 
 @s.fuzz_settings(10)
-@given(s.run_dir_inputs("resume", skip=("command.txt",)))
+@given(s.run_dir_inputs("resume"))
 def test_resume_of_a_damaged_run(c: s.Corruption) -> None:
-    if s.checkpoint_entry(c) != "optimizer":
-        s.check_run_dir("resume", c)
+    s.check_run_dir("resume", c)

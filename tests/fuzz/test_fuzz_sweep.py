@@ -1,9 +1,5 @@
 """Fuzzing sweep files: ``read_sweep`` and ``nativeagent sweep FILE --out EXISTING_FILE``, which
 stops before Ray starts (contracts in ``surfaces``).
-
-Sweep files nested too deeply are left out here: ``read_sweep`` (``experiments/sweep/plan.py``)
-lets tomllib's ``RecursionError`` escape; ``test_found_crashes`` holds that case, as xfail,
-until it is fixed there.
 """
 
 from __future__ import annotations
@@ -13,6 +9,6 @@ from hypothesis import given
 
 
 @s.fuzz_settings(20)
-@given(s.sweep_inputs(deep=False))
+@given(s.sweep_inputs())
 def test_sweep_gives_a_plan_or_one_line_sweep_error(inp: s.SweepInput) -> None:
     s.check_sweep(inp)

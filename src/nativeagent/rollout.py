@@ -14,11 +14,13 @@ backward, against 56 ms to decode without gradients plus 123 ms for the one pass
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
 
+from nativeagent.errors import NonFiniteError
 from nativeagent.machine.base import BatchedMachine, ObservableMachine
 from nativeagent.models import ParallelScorer, Policy, observes
 from nativeagent.tasks.taskset import Batch
@@ -65,6 +67,17 @@ def policy_step(
     return _masked_log_probs(logits, legal), value, state
 
 
+def _sample(log_probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One token per row drawn from ``log_probs``; ``NonFiniteError`` when the policy's output is
+    NaN or infinite (weights grown too large), which ``torch.multinomial`` refuses."""
+    try:
+        return torch.multinomial(log_probs.exp(), 1, generator=generator).squeeze(1)
+    except RuntimeError:
+        if bool((log_probs.isnan() | (log_probs == math.inf)).any()):
+            raise NonFiniteError("policy output") from None
+        raise
+
+
 def _entropy(log_probs: torch.Tensor) -> torch.Tensor:
     return -(log_probs.exp() * log_probs).sum(-1)
 
@@ -102,10 +115,7 @@ def rollout(
         if obs is not None:
             seen.append(obs)
         log_probs, value, state = policy_step(model, state, token, legal, obs)  # (B, V), (B,)
-        if greedy:
-            token = log_probs.argmax(-1)
-        else:
-            token = torch.multinomial(log_probs.exp(), 1, generator=generator).squeeze(1)
+        token = log_probs.argmax(-1) if greedy else _sample(log_probs, generator)
         reward, _ = machine.step(token)
         cols["a"].append(token)
         cols["lp"].append(log_probs.gather(1, token[:, None]).squeeze(1))

@@ -132,6 +132,19 @@ def fresh_dir(label: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{label}-", dir=scratch_root()))
 
 
+def _show_on_stderr(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` as Python's own: pytest records warnings instead, so a command
+    that printed one beside its error line would pass unseen."""
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def run_cli(args: Sequence[str]) -> CliResult:
     """Run ``nativeagent ARGS`` through ``nativeagent.cli.main`` in this process.
 
@@ -157,6 +170,7 @@ def run_cli(args: Sequence[str]) -> CliResult:
             warnings.catch_warnings(),
         ):
             warnings.simplefilter("always")
+            warnings.showwarning = _show_on_stderr  # as a process does, even under pytest
             try:
                 cli.main()
             except SystemExit as exit_:

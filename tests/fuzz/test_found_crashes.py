@@ -5,7 +5,9 @@ error of several lines, or a half-done job) and must now end as the contract say
 from __future__ import annotations
 
 import json
+import math
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -275,3 +277,124 @@ def test_resume_with_a_damaged_optimizer_state(unfinished: Path) -> None:
     state["optimizer"]["param_groups"] = [torch.tensor(1.0)]  # a group that is a tensor
     save_checkpoint(unfinished / "checkpoint.pt", state)
     assert s.cli_outcome(s.run_cli(["train", "--resume", str(unfinished), "-q"])) == "exit 2"
+
+
+def test_checkpoint_that_the_weights_only_loader_refuses_is_one_line(run: Path) -> None:
+    # A flipped protocol byte made torch warn (two lines) before its error, whose first line was
+    # advice to load with weights_only=False.
+    path = run / "checkpoint.pt"
+    with zipfile.ZipFile(path) as old:
+        entries = {name: old.read(name) for name in old.namelist()}
+    pickle_name = next(name for name in entries if name.endswith("data.pkl"))
+    entries[pickle_name] = b"\x80\x4b\xff" + entries[pickle_name][3:]  # protocol 75, opcode 255
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as new:
+        for name, data in entries.items():
+            new.writestr(name, data)
+    for command in (["eval", str(run), "--episodes", "4"], ["explain", str(run), "-n", "1"]):
+        line = error_line(command)
+        assert "cannot load checkpoint" in line and "weights_only" not in line, line
+
+
+@pytest.mark.parametrize(
+    ("part", "value", "needle"),
+    [
+        (
+            "optimizer",
+            torch.zeros(2),
+            "'optimizer' does not fit: it is a Tensor, not a table",
+        ),
+        (
+            "optimizer",
+            {"state": torch.zeros(1), "param_groups": []},
+            "'optimizer' does not fit",
+        ),
+        ("curriculum", torch.tensor(0.0), "'curriculum' does not fit: it is a Tensor"),
+        ("curriculum", {"stage": 0, "failure": None}, "failure rates are not a tensor"),
+        ("generators", [None], "'generators' does not fit: it is a list"),
+        ("update", float("nan"), "'update' does not fit: nan is not an int of at least 0"),
+        ("wall_s", -1.0, "'wall_s' does not fit: -1.0 is not a float of at least 0"),
+        (
+            "stopped",
+            torch.tensor(False),
+            "'stopped' does not fit: tensor(False) is not true or false",
+        ),
+    ],
+)
+def test_resume_from_checkpoint_parts_of_the_wrong_kind(
+    unfinished: Path, part: str, value: object, needle: str
+) -> None:
+    # Torch's own loaders raised AttributeError ('Tensor' object has no attribute 'items'),
+    # and the curriculum indexed a tensor with a string.
+    state = load_checkpoint(unfinished)
+    state.pop("format")
+    state[part] = value
+    save_checkpoint(unfinished / "checkpoint.pt", state)
+    before = s.tree_state(unfinished)
+    assert needle in error_line(["train", "--resume", str(unfinished), "-q"])
+    s.assert_unchanged(before, s.tree_state(unfinished), "a failed resume")
+
+
+def test_curriculum_failure_rates_outside_zero_to_one_are_refused(unfinished: Path) -> None:
+    state = load_checkpoint(unfinished)
+    state.pop("format")
+    state["curriculum"]["failure"] = torch.full_like(state["curriculum"]["failure"], math.nan)
+    save_checkpoint(unfinished / "checkpoint.pt", state)
+    assert "between 0 and 1" in error_line(["train", "--resume", str(unfinished), "-q"])
+
+
+@pytest.mark.parametrize("where", ["model", "optimizer"])
+def test_checkpoint_holding_a_nan_is_damaged(unfinished: Path, where: str) -> None:
+    # A NaN in the weights made resume's sampling fail inside torch.multinomial.
+    state = load_checkpoint(unfinished)
+    state.pop("format")
+    if where == "model":
+        name = next(iter(state["model"]))
+        state["model"][name] = torch.full_like(state["model"][name], math.nan)
+    else:
+        moments = next(iter(state["optimizer"]["state"].values()))
+        moments["exp_avg"] = torch.full_like(moments["exp_avg"], math.inf)
+        name = "exp_avg"
+    save_checkpoint(unfinished / "checkpoint.pt", state)
+    line = error_line(["train", "--resume", str(unfinished), "-q"])
+    assert f"holds a NaN or infinity in {where} {name}" in line and "damaged" in line, line
+    if where == "model":
+        assert "holds a NaN or infinity" in error_line(["eval", str(unfinished), "--episodes", "4"])
+
+
+def test_weights_too_large_for_the_policy_output_stop_training_as_non_finite(
+    unfinished: Path,
+) -> None:
+    # Finite weights whose logits overflow gave a NaN policy: torch.multinomial raised.
+    state = load_checkpoint(unfinished)
+    state.pop("format")
+    # Every weight scaled to just below float32's largest: sums in the network overflow.
+    for name, t in state["model"].items():
+        if float(t.abs().max()) > 1e-6:
+            state["model"][name] = t / t.abs().max() * 3e38
+    save_checkpoint(unfinished / "checkpoint.pt", state)
+    before = s.tree_state(unfinished)
+    line = error_line(["train", "--resume", str(unfinished), "-q"], code=3)
+    assert "non-finite policy output at update" in line and "checkpoint" in line, line
+    assert s.tree_state(unfinished)["checkpoint.pt"] == before["checkpoint.pt"]
+
+
+def test_all_reachable_beyond_the_step_limit_is_a_config_error() -> None:
+    # No expression of 2 operands fits in one tool: the task set had an empty stage.
+    with pytest.raises(ConfigError, match="no expression of 2 operands can be computed"):
+        load_config(overrides=["task.all_reachable=3", "machine.max_steps=1"])
+    assert "task.all_reachable" in error_line(
+        ["train", "--set", "task.all_reachable=3", "--set", "machine.max_steps=1", "-q"]
+    )
+
+
+def test_sweep_section_named_with_a_tab_is_quoted(tmp_path: Path) -> None:
+    # The tab reached the terminal, where rich turned it into spaces.
+    from nativeagent.experiments.sweep import SweepError, read_sweep
+
+    path = tmp_path / "sweep.toml"
+    path.write_text('[sweep]\nname = "x"\n["a\\tb"]\ni = 1\n')
+    with pytest.raises(SweepError, match=r"unknown section \['a\\tb'\]"):
+        read_sweep(path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert r"['a\tb']" in error_line(["sweep", str(path), "--out", str(blocker)])

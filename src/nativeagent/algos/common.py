@@ -1,4 +1,5 @@
-"""Pieces every algorithm shares: masked means and a guarded optimizer step."""
+"""Pieces every algorithm shares: masked means and a guarded optimizer step (which raises
+``NonFiniteError``, kept in ``nativeagent.errors`` so that the rollout can raise it too)."""
 
 from __future__ import annotations
 
@@ -6,26 +7,8 @@ import math
 
 import torch
 
+from nativeagent.errors import NonFiniteError
 from nativeagent.tasks.taskset import Batch
-
-
-class NonFiniteError(RuntimeError):
-    """The loss or the gradients stopped being finite; the bad step was not taken."""
-
-    def __init__(
-        self,
-        what: str,
-        loss: float,
-        grad_norm: float,
-        update: int | None = None,
-        run_dir: object | None = None,
-    ) -> None:
-        where = f" at update {update}" if update is not None else ""
-        msg = f"non-finite {what}{where} (loss={loss}, grad_norm={grad_norm})"
-        if run_dir is not None:
-            msg += f"; training stopped and the last good checkpoint in {run_dir} is intact"
-        super().__init__(msg)
-        self.what, self.loss, self.grad_norm = what, loss, grad_norm
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -89,10 +89,12 @@ class Curriculum:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a position saved by ``state_dict``; ``ValueError`` for one that is not this
         curriculum's (a stage it lacks, failure rates of other tasks)."""
-        stage = int(state["stage"])
-        if not 0 <= stage < self.n_stages:
-            raise ValueError(f"curriculum stage {stage} is not one of 0..{self.n_stages - 1}")
+        stage = state["stage"]
+        if not isinstance(stage, int) or isinstance(stage, bool) or not 0 <= stage < self.n_stages:
+            raise ValueError(f"curriculum stage {stage!r:.40} is not one of 0..{self.n_stages - 1}")
         failure = state.get("failure", self.failure)  # checkpoints before ``focus`` have none
         if not isinstance(failure, torch.Tensor) or failure.shape != self.failure.shape:
             raise ValueError(f"curriculum failure rates are not a tensor of {len(self.failure)}")
+        if not failure.is_floating_point() or not bool(((failure >= 0) & (failure <= 1)).all()):
+            raise ValueError("curriculum failure rates are not all between 0 and 1")
         self.stage, self.failure = stage, failure.clone()

@@ -193,6 +193,13 @@ def curriculum_stages(
         stages = [
             list(all_reachable(n, machine, max_steps)) for n in range(2, all_reachable_up_to + 1)
         ]
+        if not all(stages):
+            n = 2 + [bool(s) for s in stages].index(False)
+            raise TaskSpecError(
+                f"task.all_reachable: no expression of {n} operands can be computed within "
+                f"machine.max_steps = {max_steps} tools; raise machine.max_steps or lower "
+                "task.all_reachable"
+            )
     else:
         stages = [
             [computable(entry, f"task.curriculum[{i}]", machine, max_steps)]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +34,27 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
     if not path.exists():
         raise RunDirError(f"no checkpoint at {path} (is {run_dir} a nativeagent run directory?)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a damaged file's warnings (pickle protocol 75) are noise
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a damaged pickle fails in any way (KeyError, IndexError, ...)
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise RunDirError(f"cannot load checkpoint {path}: {first}") from None
+        raise RunDirError(
+            f"cannot load checkpoint {path} (damaged, or not written by nativeagent): "
+            f"{_load_failure(err)}"
+        ) from None
     version = state.get("format") if isinstance(state, dict) else None
     if type(version) is not int or version != FORMAT_VERSION:  # (a tensor has no truth value)
         raise RunDirError(f"{path} is not a nativeagent checkpoint (format {FORMAT_VERSION})")
     return state
+
+
+def _load_failure(err: Exception) -> str:
+    """The line of ``torch.load``'s error that says what failed: its weights-only refusal opens
+    with advice (load with ``weights_only=False``) that is wrong for a damaged file."""
+    paragraphs = [" ".join(p.split()) for p in str(err).split("\n\n") if p.strip()]
+    if len(paragraphs) > 1 and paragraphs[0].startswith("Weights only load failed"):
+        return paragraphs[1]
+    return paragraphs[0] if paragraphs else type(err).__name__
 
 
 def read_result(run_dir: Path) -> dict[str, Any]:
@@ -118,7 +133,19 @@ def load_policy(run_dir: Path, device: str = "cpu") -> tuple[torch.nn.Module, Co
     except (RuntimeError, KeyError, TypeError, AttributeError) as err:
         detail = " ".join(str(err).split())  # load_state_dict's message has a line per problem
         raise RunDirError(f"checkpoint in {run_dir} does not fit its model: {detail}") from None
+    check_finite(run_dir, (("model " + name, t) for name, t in model.state_dict().items()))
     return model.to(device).eval(), cfg
+
+
+def check_finite(run_dir: Path, tensors: Iterable[tuple[str, object]]) -> None:
+    """``RunDirError`` naming the first of the checkpoint's ``(name, tensor)`` that holds a NaN
+    or infinity: training stops before it would save one, so the file is damaged."""
+    for name, t in tensors:
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(t.isfinite().all()):
+            raise RunDirError(
+                f"checkpoint in {run_dir} holds a NaN or infinity in {name}, which training "
+                "never saves: the file is damaged"
+            )
 
 
 __all__ = [
@@ -128,6 +155,7 @@ __all__ = [
     "RESULT",
     "RESULT_KEYS",
     "RunDirError",
+    "check_finite",
     "load_checkpoint",
     "load_policy",
     "read_result",

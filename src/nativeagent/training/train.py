@@ -7,8 +7,10 @@ checkpoint captures whole, so a run killed at any moment resumes to the same end
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from nativeagent.training.checkpoint import (
     CHECKPOINT,
     RESULT,
     RunDirError,
+    check_finite,
     load_checkpoint,
     save_checkpoint,
 )
@@ -155,21 +158,79 @@ class TrainState:
 
     @classmethod
     def from_checkpoint(cls, run_dir: Path) -> TrainState:
-        """Rebuild the state saved in ``run_dir``; a checkpoint that does not fit is an error."""
+        """Rebuild the state saved in ``run_dir``; a checkpoint that does not fit, or holds a
+        NaN or infinity (training never saves one: the file is damaged), is an error."""
         ckpt = load_checkpoint(run_dir)
+        part = "config"
         try:
-            cfg = from_dict(ckpt["config"])
-            state = cls.fresh(cfg)
-            state.model.load_state_dict(ckpt["model"])
-            state.optimizer.load_state_dict(ckpt["optimizer"])
-            state.curriculum.load_state_dict(ckpt["curriculum"])
-            state.gens.load_state_dict(ckpt["generators"])
-            for key in ("update", "episodes", "stopped", "wall_s", "metrics_bytes"):
-                setattr(state, key, type(getattr(state, key))(ckpt[key]))
-        except (KeyError, IndexError, TypeError, ValueError, RuntimeError, ConfigError) as err:
+            state = cls.fresh(from_dict(_table(ckpt, part)))
+            loaders = {
+                "model": state.model.load_state_dict,
+                "optimizer": state.optimizer.load_state_dict,
+                "curriculum": state.curriculum.load_state_dict,
+                "generators": state.gens.load_state_dict,
+            }
+            with warnings.catch_warnings():  # torch warns about damaged entries before failing
+                warnings.simplefilter("ignore")
+                for part, load in loaders.items():
+                    load(_table(ckpt, part))
+            for part in ("update", "episodes", "stopped", "wall_s", "metrics_bytes"):
+                setattr(state, part, _counter(ckpt, part, type(getattr(state, part))))
+        except LOAD_ERRORS as err:
             detail = " ".join(str(err).split())  # load_state_dict's message has a line per problem
-            raise RunDirError(f"checkpoint in {run_dir} cannot resume training: {detail}") from None
+            raise RunDirError(
+                f"checkpoint in {run_dir} cannot resume training: its entry {part!r} does not "
+                f"fit: {detail}"
+            ) from None
+        check_finite(run_dir, state.named_tensors())
         return state
+
+    def named_tensors(self) -> Iterator[tuple[str, object]]:
+        """The weights and the optimizer's moments, by name."""
+        yield from (("model " + name, t) for name, t in self.model.state_dict().items())
+        for moments in self.optimizer.state.values():
+            yield from ((f"optimizer {name}", t) for name, t in moments.items())
+
+
+#: What a checkpoint that does not fit its run raises while it is loaded.
+LOAD_ERRORS = (
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    RuntimeError,
+    AttributeError,  # e.g. the optimizer's ``state`` a tensor: torch calls ``.items()`` on it
+    OverflowError,
+    ConfigError,
+)
+
+
+def _entry(ckpt: dict[str, Any], key: str) -> Any:
+    if key not in ckpt:
+        raise TypeError("the checkpoint has none")
+    return ckpt[key]
+
+
+def _table(ckpt: dict[str, Any], key: str) -> dict[str, Any]:
+    """``ckpt[key]``, which must be a table (a damaged file may hold a tensor or a list)."""
+    value = _entry(ckpt, key)
+    if not isinstance(value, dict):
+        raise TypeError(f"it is a {type(value).__name__}, not a table")
+    return value
+
+
+def _counter(ckpt: dict[str, Any], key: str, kind: type) -> Any:
+    """``ckpt[key]`` as ``kind``: a bool, or a number of at least 0 (an int unless a float)."""
+    value = _entry(ckpt, key)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{value!r:.60} is not true or false")
+        return value
+    number = isinstance(value, int | (float if kind is float else int))
+    if isinstance(value, bool) or not number or not math.isfinite(value) or value < 0:
+        kind_name = "an int" if kind is int else "a float"
+        raise TypeError(f"{value!r:.60} is not {kind_name} of at least 0")
+    return kind(value)
 
 
 Reporter = Callable[[dict[str, Any]], None]
@@ -210,16 +271,16 @@ class Trainer:
             batch.position_offset = torch.randint(
                 RANDOM_OFFSETS, (len(batch),), generator=s.gens.data, device=s.device
             )
-        ro = rollout(
-            s.model,
-            self.machine,
-            batch,
-            self.n_tokens,
-            s.gens.policy,
-            masked=self.masked,
-            decode_all=self.algo.decodes_after_end,
-        )
         try:
+            ro = rollout(
+                s.model,
+                self.machine,
+                batch,
+                self.n_tokens,
+                s.gens.policy,
+                masked=self.masked,
+                decode_all=self.algo.decodes_after_end,
+            )
             parts = self.algo.update(s.model, s.optimizer, batch, ro, s.gens.policy)
         except NonFiniteError as err:
             raise NonFiniteError(

@@ -31,7 +31,7 @@ import tomllib
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from nativeagent.config import Config, ConfigError, _format, load_config
+from nativeagent.config import Config, ConfigError, _format, _key_text, load_config
 from nativeagent.fileio import atomic_write_bytes, atomic_write_json
 from nativeagent.rundir import RESULT
 
@@ -287,7 +287,7 @@ def parse_sweep(data: dict[str, Any], path: Path) -> Sweep:
     unknown = [k for k in data if k not in SECTIONS]
     if unknown:
         allowed = ", ".join(f"[{s}]" for s in SECTIONS)
-        raise SweepError(f"{path}: unknown section [{unknown[0]}]; allowed: {allowed}")
+        raise SweepError(f"{path}: unknown section [{_key_text(unknown[0])}]; allowed: {allowed}")
     for section in SECTIONS:
         if not isinstance(data.get(section, {}), dict):
             raise SweepError(f"{path}: {section} must be a table, [{section}]")

@@ -218,8 +218,8 @@ def cli_outcome(
 
 def shown(text: str) -> str:
     """``text`` as a terminal shows it: rich drops control characters, ``fail`` escapes line
-    breaks; what a command prints is compared with a library message through this."""
-    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    breaks and tabs; what a command prints is compared with a library message through this."""
+    text = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
     return "".join(c for c in text if c.isprintable())
 
 

@@ -4,11 +4,14 @@ error of several lines, or a half-done job) and must now end as the contract say
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import surfaces as s
@@ -26,6 +29,15 @@ def error_line(args: list[str], code: int = 2) -> str:
     r = s.run_cli(args)
     assert s.cli_outcome(r, (code,)) == f"exit {code}"
     return s.lines(r.err)[0]
+
+
+@contextlib.contextmanager
+def rewritten_checkpoint(run: Path) -> Iterator[dict[str, Any]]:
+    """``run``'s checkpoint as a dict to change; saved back (format and all) when the block ends."""
+    state = load_checkpoint(run)
+    state.pop("format")
+    yield state
+    save_checkpoint(run / "checkpoint.pt", state)
 
 
 @pytest.fixture
@@ -171,10 +183,8 @@ def test_checkpoint_whose_pickle_is_damaged(run: Path) -> None:
 def test_checkpoint_entry_of_the_wrong_kind(
     run: Path, key: str, value: object, needle: str
 ) -> None:
-    state = load_checkpoint(run)
-    state.pop("format")
-    state[key] = value
-    save_checkpoint(run / "checkpoint.pt", state)
+    with rewritten_checkpoint(run) as state:
+        state[key] = value
     if key == "format":  # save_checkpoint writes its own format: overwrite it afterwards
         torch.save({**state, "format": value}, run / "checkpoint.pt")
     for command in (["eval", str(run), "--episodes", "4"], ["explain", str(run), "-n", "1"]):
@@ -182,10 +192,8 @@ def test_checkpoint_entry_of_the_wrong_kind(
 
 
 def test_checkpoint_of_another_shape_is_one_line(run: Path) -> None:
-    state = load_checkpoint(run)
-    state.pop("format")
-    state["model"] = {k: v[:1] for k, v in state["model"].items()}
-    save_checkpoint(run / "checkpoint.pt", state)
+    with rewritten_checkpoint(run) as state:
+        state["model"] = {k: v[:1] for k, v in state["model"].items()}
     assert "size mismatch" in error_line(["report", str(run), "--out", str(run.parent / "r.html")])
     assert not (run.parent / "r.html").exists()
 
@@ -272,10 +280,8 @@ def test_resume_with_a_command_txt_that_is_not_utf8(unfinished: Path) -> None:
 
 
 def test_resume_with_a_damaged_optimizer_state(unfinished: Path) -> None:
-    state = load_checkpoint(unfinished)
-    state.pop("format")
-    state["optimizer"]["param_groups"] = [torch.tensor(1.0)]  # a group that is a tensor
-    save_checkpoint(unfinished / "checkpoint.pt", state)
+    with rewritten_checkpoint(unfinished) as state:
+        state["optimizer"]["param_groups"] = [torch.tensor(1.0)]  # a group that is a tensor
     assert s.cli_outcome(s.run_cli(["train", "--resume", str(unfinished), "-q"])) == "exit 2"
 
 
@@ -325,36 +331,30 @@ def test_resume_from_checkpoint_parts_of_the_wrong_kind(
 ) -> None:
     # Torch's own loaders raised AttributeError ('Tensor' object has no attribute 'items'),
     # and the curriculum indexed a tensor with a string.
-    state = load_checkpoint(unfinished)
-    state.pop("format")
-    state[part] = value
-    save_checkpoint(unfinished / "checkpoint.pt", state)
+    with rewritten_checkpoint(unfinished) as state:
+        state[part] = value
     before = s.tree_state(unfinished)
     assert needle in error_line(["train", "--resume", str(unfinished), "-q"])
     s.assert_unchanged(before, s.tree_state(unfinished), "a failed resume")
 
 
 def test_curriculum_failure_rates_outside_zero_to_one_are_refused(unfinished: Path) -> None:
-    state = load_checkpoint(unfinished)
-    state.pop("format")
-    state["curriculum"]["failure"] = torch.full_like(state["curriculum"]["failure"], math.nan)
-    save_checkpoint(unfinished / "checkpoint.pt", state)
+    with rewritten_checkpoint(unfinished) as state:
+        state["curriculum"]["failure"] = torch.full_like(state["curriculum"]["failure"], math.nan)
     assert "between 0 and 1" in error_line(["train", "--resume", str(unfinished), "-q"])
 
 
 @pytest.mark.parametrize("where", ["model", "optimizer"])
 def test_checkpoint_holding_a_nan_is_damaged(unfinished: Path, where: str) -> None:
     # A NaN in the weights made resume's sampling fail inside torch.multinomial.
-    state = load_checkpoint(unfinished)
-    state.pop("format")
-    if where == "model":
-        name = next(iter(state["model"]))
-        state["model"][name] = torch.full_like(state["model"][name], math.nan)
-    else:
-        moments = next(iter(state["optimizer"]["state"].values()))
-        moments["exp_avg"] = torch.full_like(moments["exp_avg"], math.inf)
-        name = "exp_avg"
-    save_checkpoint(unfinished / "checkpoint.pt", state)
+    with rewritten_checkpoint(unfinished) as state:
+        if where == "model":
+            name = next(iter(state["model"]))
+            state["model"][name] = torch.full_like(state["model"][name], math.nan)
+        else:
+            moments = next(iter(state["optimizer"]["state"].values()))
+            moments["exp_avg"] = torch.full_like(moments["exp_avg"], math.inf)
+            name = "exp_avg"
     line = error_line(["train", "--resume", str(unfinished), "-q"])
     assert f"holds a NaN or infinity in {where} {name}" in line and "damaged" in line, line
     if where == "model":
@@ -365,13 +365,11 @@ def test_weights_too_large_for_the_policy_output_stop_training_as_non_finite(
     unfinished: Path,
 ) -> None:
     # Finite weights whose logits overflow gave a NaN policy: torch.multinomial raised.
-    state = load_checkpoint(unfinished)
-    state.pop("format")
-    # Every weight scaled to just below float32's largest: sums in the network overflow.
-    for name, t in state["model"].items():
-        if float(t.abs().max()) > 1e-6:
-            state["model"][name] = t / t.abs().max() * 3e38
-    save_checkpoint(unfinished / "checkpoint.pt", state)
+    with rewritten_checkpoint(unfinished) as state:
+        # Every weight scaled to just below float32's largest: sums in the network overflow.
+        for name, t in state["model"].items():
+            if float(t.abs().max()) > 1e-6:
+                state["model"][name] = t / t.abs().max() * 3e38
     before = s.tree_state(unfinished)
     line = error_line(["train", "--resume", str(unfinished), "-q"], code=3)
     assert "non-finite policy output at update" in line and "checkpoint" in line, line
@@ -398,3 +396,13 @@ def test_sweep_section_named_with_a_tab_is_quoted(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     assert r"['a\tb']" in error_line(["sweep", str(path), "--out", str(blocker)])
+
+
+def test_sweep_base_config_whose_name_ends_in_a_tab(tmp_path: Path) -> None:
+    # The path reached the terminal raw, where the tab became spaces.
+    path = tmp_path / "sweep.toml"
+    path.write_text('[sweep]\nconfig = "base.toml\\t"\n[grid]\n"grpo.epochs" = [2]\n')
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    line = error_line(["sweep", str(path), "--out", str(blocker)])
+    assert line.endswith("config: file not found: " + str(tmp_path / "base.toml") + "\\t"), line

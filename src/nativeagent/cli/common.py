@@ -24,9 +24,10 @@ EXIT_NONFINITE = 3  # training stopped on a NaN or infinity
 
 
 def one_line(message: str) -> str:
-    """``message`` with its line breaks shown as ``\\n`` and ``\\r`` (a path or a value the user
-    gave may hold one), so that an error stays one line."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
+    """``message`` with its line breaks and tabs shown as ``\\n``, ``\\r`` and ``\\t`` (a path or a
+    value the user gave may hold one), so that an error stays one line, as it was written (a
+    terminal would turn a tab into spaces)."""
+    return message.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -406,3 +406,28 @@ def test_sweep_base_config_whose_name_ends_in_a_tab(tmp_path: Path) -> None:
     blocker.write_text("")
     line = error_line(["sweep", str(path), "--out", str(blocker)])
     assert line.endswith("config: file not found: " + str(tmp_path / "base.toml") + "\\t"), line
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "needle"),
+    [
+        ("lr", None, "its lr is missing"),
+        ("eps", None, "its eps is missing"),
+        ("lr", torch.tensor([1, 1, 1]), "its lr is tensor([1, 1, 1])"),
+        ("betas", (0.9, 0.5), "its betas is (0.9, 0.5)"),
+    ],
+)
+def test_resume_with_optimizer_settings_the_config_does_not_give(
+    unfinished: Path, key: str, value: object, needle: str
+) -> None:
+    # torch loaded them, then failed at the next step (KeyError: 'lr'; a tensor of 3 elements).
+    with rewritten_checkpoint(unfinished) as state:
+        (group,) = state["optimizer"]["param_groups"]
+        if value is None:
+            del group[key]
+        else:
+            group[key] = value
+    before = s.tree_state(unfinished)
+    line = error_line(["train", "--resume", str(unfinished), "-q"])
+    assert "'optimizer' does not fit: " + needle in line and "the run's config gives" in line
+    s.assert_unchanged(before, s.tree_state(unfinished), "a failed resume")

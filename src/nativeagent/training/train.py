@@ -166,7 +166,7 @@ class TrainState:
             state = cls.fresh(from_dict(_table(ckpt, part)))
             loaders = {
                 "model": state.model.load_state_dict,
-                "optimizer": state.optimizer.load_state_dict,
+                "optimizer": lambda saved: _load_optimizer(state.optimizer, saved),
                 "curriculum": state.curriculum.load_state_dict,
                 "generators": state.gens.load_state_dict,
             }
@@ -203,6 +203,19 @@ LOAD_ERRORS = (
     OverflowError,
     ConfigError,
 )
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+    """Load ``saved`` into ``optimizer``, whose settings (lr, betas, eps, ...) the run's config
+    fixed: a saved group that lacks one or holds another value is damaged (torch would only
+    fail at the next step)."""
+    settings = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    optimizer.load_state_dict(saved)
+    for want, got in zip(settings, optimizer.param_groups, strict=True):
+        for key, value in want.items():
+            if key not in got or type(got[key]) is not type(value) or got[key] != value:
+                shown = repr(got[key]) if key in got else "missing"
+                raise ValueError(f"its {key} is {shown:.40}, the run's config gives {value!r}")
 
 
 def _entry(ckpt: dict[str, Any], key: str) -> Any:

@@ -431,3 +431,13 @@ def test_resume_with_optimizer_settings_the_config_does_not_give(
     line = error_line(["train", "--resume", str(unfinished), "-q"])
     assert "'optimizer' does not fit: " + needle in line and "the run's config gives" in line
     s.assert_unchanged(before, s.tree_state(unfinished), "a failed resume")
+
+
+@pytest.mark.parametrize("key", ["step", "exp_avg"])
+def test_resume_with_an_optimizer_moment_of_another_shape(unfinished: Path, key: str) -> None:
+    # A step count of 3 elements: "a Tensor with 3 elements cannot be converted to Scalar".
+    with rewritten_checkpoint(unfinished) as state:
+        moments = next(iter(state["optimizer"]["state"].values()))
+        moments[key] = torch.tensor([1, 1, 1])
+    line = error_line(["train", "--resume", str(unfinished), "-q"])
+    assert f"'optimizer' does not fit: its {key} for a weight of shape" in line, line

@@ -207,8 +207,8 @@ LOAD_ERRORS = (
 
 def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
     """Load ``saved`` into ``optimizer``, whose settings (lr, betas, eps, ...) the run's config
-    fixed: a saved group that lacks one or holds another value is damaged (torch would only
-    fail at the next step)."""
+    fixed: a saved group that lacks one or holds another value, or a moment of another shape
+    than its weight, is damaged (torch would only fail at the next step)."""
     settings = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
     optimizer.load_state_dict(saved)
     for want, got in zip(settings, optimizer.param_groups, strict=True):
@@ -216,6 +216,13 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> 
             if key not in got or type(got[key]) is not type(value) or got[key] != value:
                 shown = repr(got[key]) if key in got else "missing"
                 raise ValueError(f"its {key} is {shown:.40}, the run's config gives {value!r}")
+    for weight, moments in optimizer.state.items():  # Adam's step count and moments
+        for key, t in moments.items():
+            shape = torch.Size() if key == "step" else weight.shape
+            if not isinstance(t, torch.Tensor) or t.shape != shape:
+                raise ValueError(
+                    f"its {key} for a weight of shape {tuple(weight.shape)} is {t!r:.40}"
+                )
 
 
 def _entry(ckpt: dict[str, Any], key: str) -> Any:

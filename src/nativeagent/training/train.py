@@ -226,6 +226,7 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> 
 
 
 def _entry(ckpt: dict[str, Any], key: str) -> Any:
+    """``ckpt[key]``; a ``TypeError`` (that names no Python key) when the checkpoint lacks it."""
     if key not in ckpt:
         raise TypeError("the checkpoint has none")
     return ckpt[key]

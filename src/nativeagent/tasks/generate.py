@@ -193,10 +193,10 @@ def curriculum_stages(
         stages = [
             list(all_reachable(n, machine, max_steps)) for n in range(2, all_reachable_up_to + 1)
         ]
-        if not all(stages):
-            n = 2 + [bool(s) for s in stages].index(False)
+        empty = next((n for n, stage in enumerate(stages, start=2) if not stage), None)
+        if empty is not None:
             raise TaskSpecError(
-                f"task.all_reachable: no expression of {n} operands can be computed within "
+                f"task.all_reachable: no expression of {empty} operands can be computed within "
                 f"machine.max_steps = {max_steps} tools; raise machine.max_steps or lower "
                 "task.all_reachable"
             )

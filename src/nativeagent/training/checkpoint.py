@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +133,13 @@ def load_policy(run_dir: Path, device: str = "cpu") -> tuple[torch.nn.Module, Co
     except (RuntimeError, KeyError, TypeError, AttributeError) as err:
         detail = " ".join(str(err).split())  # load_state_dict's message has a line per problem
         raise RunDirError(f"checkpoint in {run_dir} does not fit its model: {detail}") from None
-    check_finite(run_dir, (("model " + name, t) for name, t in model.state_dict().items()))
+    check_finite(run_dir, named_weights(model))
     return model.to(device).eval(), cfg
+
+
+def named_weights(model: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    """``model``'s saved tensors, named as ``check_finite``'s message shows them."""
+    return (("model " + name, t) for name, t in model.state_dict().items())
 
 
 def check_finite(run_dir: Path, tensors: Iterable[tuple[str, object]]) -> None:
@@ -158,6 +163,7 @@ __all__ = [
     "check_finite",
     "load_checkpoint",
     "load_policy",
+    "named_weights",
     "read_result",
     "save_checkpoint",
 ]

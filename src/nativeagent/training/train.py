@@ -33,6 +33,7 @@ from nativeagent.training.checkpoint import (
     RunDirError,
     check_finite,
     load_checkpoint,
+    named_weights,
     save_checkpoint,
 )
 from nativeagent.training.evaluate import HELD_OUT, StageAccuracy, decode_tokens, evaluate
@@ -187,7 +188,7 @@ class TrainState:
 
     def named_tensors(self) -> Iterator[tuple[str, object]]:
         """The weights and the optimizer's moments, by name."""
-        yield from (("model " + name, t) for name, t in self.model.state_dict().items())
+        yield from named_weights(self.model)
         for moments in self.optimizer.state.values():
             yield from ((f"optimizer {name}", t) for name, t in moments.items())
 
@@ -247,8 +248,9 @@ def _counter(ckpt: dict[str, Any], key: str, kind: type) -> Any:
         if not isinstance(value, bool):
             raise TypeError(f"{value!r:.60} is not true or false")
         return value
-    number = isinstance(value, int | (float if kind is float else int))
-    if isinstance(value, bool) or not number or not math.isfinite(value) or value < 0:
+    allowed = (int, float) if kind is float else (int,)  # (a bool is an int: refused)
+    number = isinstance(value, allowed) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value < 0:
         kind_name = "an int" if kind is int else "a float"
         raise TypeError(f"{value!r:.60} is not {kind_name} of at least 0")
     return kind(value)

@@ -207,7 +207,7 @@ class Agent:
         """
         import torch
 
-        from nativeagent.machine.machines import make_machine
+        from nativeagent.build import build_machine
         from nativeagent.rollout import rollout
         from nativeagent.tasks.execution import check_context
         from nativeagent.tokens import name
@@ -221,7 +221,7 @@ class Agent:
         cfg = self.config
         batch = task_set.episode(index, digits, self.device)
         max_steps = task_set.max_steps or cfg.max_steps
-        machine = make_machine(cfg.machine.name, max_steps, None)
+        machine = build_machine(cfg, shaping=False, max_steps=max_steps)
         n_tokens = decode_limit(cfg, task_set.width) if foreign else decode_tokens(cfg)
         with torch.no_grad():
             ro = rollout(

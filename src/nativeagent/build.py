@@ -34,12 +34,17 @@ from nativeagent.tasks.split import split_held_out
 from nativeagent.tasks.taskset import TaskSet
 
 
-def build_machine(cfg: Config, shaping: bool = True) -> BatchedMachine:
+def build_machine(
+    cfg: Config, shaping: bool = True, name: str | None = None, max_steps: int | None = None
+) -> BatchedMachine:
     """The batched machine of the run (``shaping=False``: without reward shaping, for
-    evaluation, where only correctness counts)."""
+    evaluation, where only correctness counts), showing the run's agent what it observes;
+    ``name`` and ``max_steps`` replace the run's machine and step limit (to evaluate on other
+    expressions)."""
     m = cfg.machine
     shape = Shaping(m.partial_reward, m.process_reward) if shaping else None
-    return make_machine(m.name, cfg.max_steps, shape)
+    steps = cfg.max_steps if max_steps is None else max_steps
+    return make_machine(name or m.name, steps, shape, cfg.decode.observe_unused)
 
 
 def build_task_set(cfg: Config) -> TaskSet:
@@ -71,7 +76,8 @@ def build_model(cfg: Config) -> torch.nn.Module:
     m = cfg.model
     n_tasks = 0 if cfg.task.show_expression else len(build_task_set(cfg).tasks)
     tools = profile(cfg.machine.name)
-    n_obs = observation.size(tools) if cfg.decode.observe else 0
+    d = cfg.decode
+    n_obs = observation.size(tools, d.observe_unused) if d.observe else 0
     return make_model(
         m.kind,
         m.d_model,
@@ -83,6 +89,9 @@ def build_model(cfg: Config) -> torch.nn.Module:
         n_obs,
         m.positions,
         cfg.task.show_signs,
+        d.window,
+        m.relative_span,
+        d.operator_window,
     )
 
 

@@ -64,28 +64,41 @@ class MachineConfig:
 class ModelConfig:
     """The policy network."""
 
-    kind: Literal["gru", "transformer"] = "gru"
-    """``gru``: the tutorial's actor-critic; ``transformer``: a small causal Transformer."""
+    kind: Literal["gru", "transformer", "mlp"] = "gru"
+    """``gru``: the tutorial's actor-critic; ``transformer``: a small causal Transformer;
+    ``mlp``: a history-free policy, whose every decision depends only on the machine's state now
+    and the read head's window (needs ``decode.observe`` and ``decode.window``)."""
     d_model: int = Field(96, ge=1, le=4096)
     """Embedding and hidden width."""
     n_layers: int = Field(2, ge=1, le=24)
-    """Transformer layers."""
+    """Transformer layers (``mlp``: hidden layers)."""
     n_heads: int = Field(4, ge=1, le=64)
     """Transformer attention heads; must divide ``d_model``."""
     encoder: Literal["mean", "gru"] = "mean"
     """How the GRU reads the context: ``mean`` of its embeddings (the tutorial's) or a ``gru``
     encoder over its tokens in order (for ``task.show_expression``). The Transformer always
     reads the context as a sequence."""
-    positions: Literal["absolute", "none", "randomized"] = "absolute"
+    positions: Literal["absolute", "none", "randomized", "coupled"] = "absolute"
     """The Transformer's position signal: ``absolute``, a learned embedding per position;
-    ``none``, causal attention alone (no embedding to be untrained at longer lengths); or
+    ``none``, causal attention alone (no embedding to be untrained at longer lengths);
     ``randomized``, learned embeddings whose ids training shifts by a random offset per episode,
-    so that every id is trained and only their order carries meaning."""
+    so that every id is trained and only their order carries meaning; or ``coupled``, position
+    coupling: each decoding step takes the position of the machine's cursor in the prompt, and
+    positions enter attention only as distances (a learned bias per head and distance, clipped
+    at ``relative_span``), so the token two after the cursor is the same at every length."""
+    relative_span: int = Field(4, ge=1, le=64)
+    """Coupled positions: distances up to this are told apart; farther ones share one bias."""
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> ModelConfig:
         if self.kind == "transformer" and self.d_model % self.n_heads:
             raise ValueError(f"n_heads ({self.n_heads}) must divide d_model ({self.d_model})")
+        return self
+
+    @model_validator(mode="after")
+    def _coupled_is_the_transformers(self) -> ModelConfig:
+        if self.positions == "coupled" and self.kind != "transformer":
+            raise ValueError("positions 'coupled' needs kind 'transformer'")
         return self
 
 
@@ -149,6 +162,23 @@ class DecodeConfig:
     """Tool observations: after each tool the policy also receives the machine's new state
     (which registers are set, which cell is armed, how many operands are read and left; see
     ``nativeagent.machine.observation``). Off reproduces runs without it bit for bit."""
+    observe_unused: bool = False
+    """With ``observe``: also, per memory cell, whether it holds a value no operator has used
+    yet (a cell keeps its value after ``RCL`` has used it, so ``set`` alone cannot tell)."""
+    window: int = Field(0, ge=0, le=16)
+    """The read head's radius: after each tool the policy also reads the ``2 * window + 1``
+    prompt tokens around the machine's cursor (the next unread operand's prompt position),
+    with their running signs. 0: no read head."""
+    operator_window: int = Field(0, ge=0, le=16)
+    """Likewise around the *operator cursor*: the prompt position of the next operator of the
+    postfix that the program has not applied yet (operators applied so far, counted from the
+    tool table). 0: none."""
+
+    @model_validator(mode="after")
+    def _unused_is_observed(self) -> DecodeConfig:
+        if self.observe_unused and not self.observe:
+            raise ValueError("observe_unused needs observe (it adds to the observed state)")
+        return self
 
 
 @dataclass(config=_STRICT)
@@ -272,8 +302,12 @@ TUNED: dict[tuple[str, str], tuple[float, float]] = {
     ("a2c", "transformer"): (1e-3, 0.05),
     ("ppo", "transformer"): (1e-3, 0.05),
     ("grpo", "transformer"): (1e-3, 0.05),
+    ("a2c", "mlp"): (3e-3, 0.05),
+    ("ppo", "mlp"): (3e-3, 0.05),
+    ("grpo", "mlp"): (3e-3, 0.05),
     ("tutorial", "gru"): (3e-4, 0.01),  # the tutorial's own settings
     ("tutorial", "transformer"): (3e-4, 0.01),
+    ("tutorial", "mlp"): (3e-4, 0.01),
 }
 
 
@@ -313,8 +347,25 @@ class Config:
 
     @model_validator(mode="after")
     def _observe_needs_tool_profile(self) -> Config:
-        if self.decode.observe and self.machine.name == "seed-legacy":
+        if self.machine.name != "seed-legacy":
+            return self
+        if self.decode.observe:
             raise ValueError("decode.observe needs a tool profile; seed-legacy has no state")
+        if self.decode.window or self.decode.operator_window or self.model.positions == "coupled":
+            raise ValueError(
+                "decode.window, decode.operator_window and model.positions='coupled' read at the "
+                "machine's cursors; seed-legacy has none"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _mlp_sees_state_and_window(self) -> Config:
+        reads = self.decode.window or self.decode.operator_window
+        if self.model.kind == "mlp" and not (self.decode.observe and reads):
+            raise ValueError(
+                "model.kind 'mlp' decides from the machine's state and the read head alone: "
+                "it needs decode.observe = true and decode.window (or operator_window) >= 1"
+            )
         return self
 
     @model_validator(mode="after")

@@ -4,7 +4,8 @@
 re-scores stored actions under the current weights, for algorithms that update several times
 on one batch (PPO, GRPO); a model that can score a whole sequence in one pass (the
 Transformer) replays in one pass. A model that observes the machine (``decode.observe``) is fed
-its state with every token.
+its state with every token, and one that reads at the machine's cursor (a read head, coupled
+positions) where the cursor stands in the prompt.
 
 Why decoding keeps the graph of each step instead of decoding without gradients and scoring the
 sequence in one pass afterwards: on CPU that costs more (``benchmarks/transformer_scoring.py``,
@@ -22,7 +23,7 @@ import torch
 
 from nativeagent.errors import NonFiniteError
 from nativeagent.machine.base import BatchedMachine, ObservableMachine
-from nativeagent.models import ParallelScorer, Policy, observes
+from nativeagent.models import ParallelScorer, Policy, observes, reads_cursor
 from nativeagent.tasks.taskset import Batch
 
 _MASKED = -1e9  # a logit that gives probability exactly 0 without inf * 0 in the entropy
@@ -43,6 +44,7 @@ class Rollout:
     correct: torch.Tensor  # (B,) bool: answered the stated target
     legal: torch.Tensor | None = None  # (B, T, V) bool masks used when decoding closed loop
     observations: torch.Tensor | None = None  # (B, T, F) the machine's state fed with each token
+    cursors: torch.Tensor | None = None  # (B, T, 2) int64 the cursors' prompt positions, likewise
 
 
 def _masked_log_probs(logits: torch.Tensor, legal: torch.Tensor | None) -> torch.Tensor:
@@ -51,20 +53,39 @@ def _masked_log_probs(logits: torch.Tensor, legal: torch.Tensor | None) -> torch
     return torch.log_softmax(logits, dim=-1)
 
 
+def model_step(
+    model: Policy,
+    state: Any,
+    token: torch.Tensor,
+    obs: torch.Tensor | None = None,
+    cursor: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """Feed ``token`` (and the machine's state ``obs``, for a model that observes, and its
+    ``cursor``, for one that reads at it); return logits ``(B, V)``, value and the model's
+    next state."""
+    if cursor is not None:
+        return cast(Any, model).step(state, token, obs, cursor)
+    if obs is not None:
+        return cast(Any, model).step(state, token, obs)
+    return model.step(state, token)
+
+
 def policy_step(
     model: Policy,
     state: Any,
     token: torch.Tensor,
     legal: torch.Tensor | None,
     obs: torch.Tensor | None = None,
+    cursor: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, Any]:
-    """Feed ``token`` (and the machine's state ``obs``, for a model that observes); return
-    log-probabilities ``(B, V)`` (masked to ``legal``), value and the model's next state."""
-    if obs is None:
-        logits, value, state = model.step(state, token)
-    else:
-        logits, value, state = cast(Any, model).step(state, token, obs)
+    """``model_step``, with log-probabilities ``(B, V)`` masked to ``legal``."""
+    logits, value, state = model_step(model, state, token, obs, cursor)
     return _masked_log_probs(logits, legal), value, state
+
+
+def _cursors(batch: Batch, machine: ObservableMachine) -> torch.Tensor:
+    """``(B, 2)``: where the machine's cursor and operator cursor stand in each prompt."""
+    return batch.cursors(machine.operand(), machine.applied())
 
 
 def _sample(log_probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -99,12 +120,13 @@ def rollout(
     ``greedy`` takes the argmax instead. Decoding stops when every episode has ended, unless
     ``decode_all`` (the tutorial's loss trains on all ``n_tokens``).
     """
-    watch = observes(model)
+    watch, read = observes(model), reads_cursor(model)
     machine.reset(batch)
     state, token = model.start(batch)
     cols: dict[str, list[torch.Tensor]] = {k: [] for k in ("a", "lp", "ent", "v", "r", "alive")}
     masks: list[torch.Tensor] = []
     seen: list[torch.Tensor] = []
+    where: list[torch.Tensor] = []
     for _ in range(n_tokens):
         alive = ~machine.done
         legal = None
@@ -114,7 +136,10 @@ def rollout(
         obs = cast(ObservableMachine, machine).observe() if watch else None
         if obs is not None:
             seen.append(obs)
-        log_probs, value, state = policy_step(model, state, token, legal, obs)  # (B, V), (B,)
+        cursor = _cursors(batch, cast(ObservableMachine, machine)) if read else None
+        if cursor is not None:
+            where.append(cursor)
+        log_probs, value, state = policy_step(model, state, token, legal, obs, cursor)
         token = log_probs.argmax(-1) if greedy else _sample(log_probs, generator)
         reward, _ = machine.step(token)
         cols["a"].append(token)
@@ -129,8 +154,9 @@ def rollout(
     correct = machine.answered & (machine.answer == batch.target)
     legal_all = torch.stack(masks, 1) if masks else None
     obs_all = torch.stack(seen, 1) if seen else None
+    cursors = torch.stack(where, 1) if where else None
     answer, answered = machine.answer, machine.answered
-    return Rollout(a, lp, ent, v, r, al, answer, answered, correct, legal_all, obs_all)
+    return Rollout(a, lp, ent, v, r, al, answer, answered, correct, legal_all, obs_all, cursors)
 
 
 def replay(
@@ -139,16 +165,17 @@ def replay(
     actions: torch.Tensor,
     legal: torch.Tensor | None,
     observations: torch.Tensor | None = None,
+    cursors: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Log-probability, entropy and value ``(B, T)`` of stored ``actions`` under ``model`` now.
 
     The model is fed exactly what it saw while decoding (``[CTX]``, then its own actions, and
-    the machine's states when it observes) and the same legal masks are applied, so with
-    unchanged weights this reproduces the rollout (up to float rounding, for a model that
-    scores the whole sequence in one pass).
+    the machine's states and cursors when it reads them) and the same legal masks are applied,
+    so with unchanged weights this reproduces the rollout (up to float rounding, for a model
+    that scores the whole sequence in one pass).
     """
     if isinstance(model, ParallelScorer):
-        logits, values = model.score(batch, actions, observations)
+        logits, values = model.score(batch, actions, observations, cursors)
         log_probs = _masked_log_probs(logits, legal)  # (B, T, V)
         lp = log_probs.gather(2, actions[..., None]).squeeze(2)
         return lp, _entropy(log_probs), values
@@ -157,7 +184,8 @@ def replay(
     for t in range(actions.shape[1]):
         mask = legal[:, t] if legal is not None else None
         obs = observations[:, t] if observations is not None else None
-        log_probs, value, state = policy_step(model, state, token, mask, obs)
+        cursor = cursors[:, t] if cursors is not None else None
+        log_probs, value, state = policy_step(model, state, token, mask, obs, cursor)
         token = actions[:, t]
         lps.append(log_probs.gather(1, token[:, None]).squeeze(1))
         ents.append(_entropy(log_probs))

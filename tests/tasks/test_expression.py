@@ -43,7 +43,7 @@ def test_parse(text: str, tree: object) -> None:
         ("a**b", 3, "found '*'"),
         ("", 1, "expression ended"),
         ("-a", 1, "unary minus"),
-        ("a+z", 3, "unknown operand 'z'"),
+        ("a+Z", 3, "unknown operand 'Z'"),  # operands are a..z, lower case
         ("a*2", 3, "constant '2'"),
         ("a b", 3, "unexpected 'b'"),
         ("a/b", 2, "unexpected '/'"),

@@ -78,7 +78,7 @@ class GRPO:
             if epoch == 0:
                 lp, ent = ro.log_prob, ro.entropy  # the rollout's own graph: no replay needed
             else:
-                lp, ent, _ = replay(model, batch, ro.actions, ro.legal, ro.observations)
+                lp, ent, _ = replay(model, batch, ro.actions, ro.legal, ro.observations, ro.cursors)
             pg, kl, clipfrac = clipped_policy_loss(lp, old_lp, adv, ro.alive, s.clip_coef)
             entropy = masked_mean(ent, ro.alive)
             loss = pg - s.entropy_coef * entropy

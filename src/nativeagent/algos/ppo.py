@@ -95,7 +95,9 @@ class PPO(OneEpisodePerContext):
                 mask = ro.alive[rows]
                 legal = ro.legal[rows] if ro.legal is not None else None
                 seen = ro.observations[rows] if ro.observations is not None else None
-                lp, ent, v = replay(model, batch.index(rows), ro.actions[rows], legal, seen)
+                where = ro.cursors[rows] if ro.cursors is not None else None
+                part = batch.index(rows)
+                lp, ent, v = replay(model, part, ro.actions[rows], legal, seen, where)
                 a = normalize(adv[rows], mask) if s.normalize_advantages else adv[rows]
                 pg, kl, clipfrac = clipped_policy_loss(lp, old_lp[rows], a, mask, s.clip_coef)
                 clip = s.value_clip_coef if s.clip_value else None

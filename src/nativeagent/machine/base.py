@@ -73,3 +73,11 @@ class ObservableMachine(BatchedMachine, Protocol):
     def observe(self) -> torch.Tensor:
         """``(B, F)`` float features of each episode's state now (``machine.observation``)."""
         ...
+
+    def operand(self) -> torch.Tensor:
+        """``(B,)`` int64 the cursor: the index of the next unread operand (``n``: none)."""
+        ...
+
+    def applied(self) -> torch.Tensor:
+        """``(B,)`` int64 how many operators each episode has applied."""
+        ...

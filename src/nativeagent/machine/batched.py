@@ -30,7 +30,6 @@ subgoal, a process reward when an operator first produces one), never counted as
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,7 +39,7 @@ import torch
 
 from nativeagent.machine import observation, rules
 from nativeagent.machine.base import Episodes
-from nativeagent.machine.tools import EOS, Profile
+from nativeagent.machine.tools import EOS, PRODUCT, SUM, Profile, linear_form
 
 
 @dataclass(frozen=True)
@@ -59,30 +58,13 @@ FIRST_LIVE = 2
 INT64_MAX = torch.iinfo(torch.int64).max
 #: Columns of a compiled row: the two tape columns read (``l``, ``r``), how the value is made
 #: (``KIND`` 0: ``l + c*r``, which copies ``l`` with ``c = 0``; 1: ``l * r``; ``k + 1``: the
-#: profile's ``k``-th operator that is neither, through its own function), ``c``, the column
-#: written, and the next control state.
-L, R, KIND, C, DEST, NEXT = range(6)
-SUM, PRODUCT = 0, 1
-
-
-def linear_form(fn: Callable[[Any, Any], Any]) -> tuple[int, int] | None:
-    """``(KIND, c)`` when ``fn(l, r)`` is ``l * r`` (``PRODUCT``) or ``l + c*r`` (``SUM``) for
-    all ints, else ``None`` (the operator then takes the general path).
-
-    >>> import operator
-    >>> linear_form(operator.mul), linear_form(operator.sub), linear_form(max)
-    ((1, 0), (0, -1), None)
-    """
-    grid = list(itertools.product(range(-4, 5), repeat=2))
-    try:
-        if all(fn(lv, rv) == lv * rv for lv, rv in grid):
-            return PRODUCT, 0
-        c = fn(0, 1)
-        if all(fn(lv, rv) == lv + c * rv for lv, rv in grid):
-            return SUM, c
-    except ArithmeticError:  # e.g. a division by zero: neither form
-        pass
-    return None
+#: profile's ``k``-th operator that is neither, through its own function; ``tools.linear_form``),
+#: ``c``, the column written, the next control state, and two bit masks over the memory cells
+#: (cell ``i`` is bit ``i``): the cells the move stores a value into (``SETS``) and the cell an
+#: operator takes its left operand from (``TAKES``); they keep track of which cells hold a value
+#: no operator has used yet (``ToolMachine.unused``).
+L, R, KIND, C, DEST, NEXT, SETS, TAKES = range(8)
+COLUMNS = 8
 
 
 @dataclass(frozen=True)
@@ -147,27 +129,35 @@ class Layout:
 
 @dataclass(frozen=True)
 class Compiled:
-    """A profile's moves as tensors: ``rows`` ``(states * vocab, 6)``, the legal tokens of each
-    state packed eight to an int64 (``packed_legal`` ``(states, ceil(vocab / 8))``: copying a
-    state's mask is then one or a few words, not a byte per token), the operators that take
-    the general path, and what an agent observes of each state (``observations``
-    ``(states, F)``, ``machine.observation``; zeros in the terminal states)."""
+    """A profile's moves as tensors: ``rows`` ``(states * vocab, COLUMNS)``, the legal tokens of
+    each state packed eight to an int64 (``packed_legal`` ``(states, ceil(vocab / 8))``: copying
+    a state's mask is then one or a few words, not a byte per token), the operators that take
+    the general path, what an agent observes of each state (``observations`` ``(states, F)``,
+    ``machine.observation``; zeros in the terminal states) and where its cursor stands
+    (``operand`` ``(states,)``: the next unread operand, ``n`` once all are read; 0 in the
+    terminal states)."""
 
     rows: torch.Tensor
     packed_legal: torch.Tensor
     vocab: int
     general: tuple[Callable[[Any, Any], Any], ...]
     observations: torch.Tensor
+    operand: torch.Tensor
 
     @classmethod
     def pack(
-        cls, rows: torch.Tensor, legal: torch.Tensor, general: Any, observations: torch.Tensor
+        cls,
+        rows: torch.Tensor,
+        legal: torch.Tensor,
+        general: Any,
+        observations: torch.Tensor,
+        operand: torch.Tensor,
     ) -> Compiled:
         """From ``legal`` ``(states, vocab)`` bool."""
         states, vocab = legal.shape
         padded = torch.zeros(states, -(-vocab // 8) * 8, dtype=torch.bool)
         padded[:, :vocab] = legal
-        return cls(rows, padded.view(torch.int64), vocab, tuple(general), observations)
+        return cls(rows, padded.view(torch.int64), vocab, tuple(general), observations, operand)
 
     def legal(self, state: torch.Tensor) -> torch.Tensor:
         """``(B, vocab)`` bool: the legal tokens of each state of ``state`` ``(B,)``."""
@@ -175,7 +165,8 @@ class Compiled:
 
     def to(self, device: torch.device) -> Compiled:
         rows, packed = self.rows.to(device), self.packed_legal.to(device)
-        return Compiled(rows, packed, self.vocab, self.general, self.observations.to(device))
+        seen, operand = self.observations.to(device), self.operand.to(device)
+        return Compiled(rows, packed, self.vocab, self.general, seen, operand)
 
 
 @lru_cache(maxsize=32)
@@ -209,7 +200,7 @@ def compile_profile(profile: Profile, width: int) -> Compiled:
 
     # Every row starts as "read and write scratch, then end": a terminal state stays itself,
     # and any token that is not a legal move in a live state ends the episode unsolved.
-    rows = torch.zeros(lay.n_states, profile.vocab_size, 6, dtype=torch.long)
+    rows = torch.zeros(lay.n_states, profile.vocab_size, COLUMNS, dtype=torch.long)
     rows[:, :, [L, R, DEST]] = lay.scratch
     rows[ANSWERED, :, NEXT] = ANSWERED
     legal = torch.zeros(lay.n_states, profile.vocab_size, dtype=torch.bool)
@@ -219,6 +210,8 @@ def compile_profile(profile: Profile, width: int) -> Compiled:
         row[L : R + 1] = torch.tensor([*(lay.column(s) for s in m.reads), lay.scratch][:2])
         if len(m.reads) == 2:
             row[KIND], row[C] = torch.tensor(forms[m.tool.token])
+        row[SETS] = _cell_bits(profile, [m.writes])
+        row[TAKES] = _cell_bits(profile, m.reads)
         if m.answers:
             row[DEST], row[NEXT] = lay.answer, ANSWERED  # the answer: a copy of acc
             continue
@@ -230,25 +223,38 @@ def compile_profile(profile: Profile, width: int) -> Compiled:
             row[NEXT] = nxt
         # else stuck: no tool is legal there, so the episode ends unsolved (NEXT stays DONE)
     seen = torch.zeros(lay.n_states, observation.size(profile))
+    operand = torch.zeros(lay.n_states, dtype=torch.long)
     for number, filled, armed, p, n in states:
         seen[number] = torch.tensor(observation.features(profile, filled, armed, p, n))
-    return Compiled.pack(rows.reshape(-1, 6), legal, general, seen)
+        operand[number] = p
+    return Compiled.pack(rows.reshape(-1, COLUMNS), legal, general, seen, operand)
+
+
+def _cell_bits(profile: Profile, sources: Any) -> int:
+    """The bit mask of the memory cells among ``sources`` (cell ``i`` is bit ``i``)."""
+    return sum(1 << i for i, cell in enumerate(profile.cells) if cell in sources)
 
 
 class ToolMachine:
     """Batched machine of one tool profile; ``step`` returns per-episode reward and done flags.
 
     Actions are int64 token ids: anything but a legal tool ends the episode unsolved, an id
-    outside the profile's vocabulary too.
+    outside the profile's vocabulary too. With ``observe_unused``, ``observe`` also shows which
+    memory cells hold a value that no operator has used yet.
     """
 
     def __init__(
-        self, profile: Profile, max_steps: int | None = None, shaping: Shaping = Shaping()
+        self,
+        profile: Profile,
+        max_steps: int | None = None,
+        shaping: Shaping = Shaping(),
+        observe_unused: bool = False,
     ) -> None:
         limit = profile.max_steps if max_steps is None else max_steps
         if limit < 1:
             raise ValueError(f"max_steps must be >= 1, got {limit}")
         self.profile, self.max_steps, self.shaping = profile, limit, shaping
+        self.observe_unused = observe_unused
         self.vocab = profile.vocab_size
         self._limit = min(limit, INT64_MAX)  # steps count in int64: a longer limit is never hit
 
@@ -264,6 +270,8 @@ class ToolMachine:
         self.state = FIRST_LIVE + batch.n_operands.clamp(max=width)  # (B,) every register empty
         self._steps = torch.zeros(size, dtype=torch.long, device=device)
         self.hit = torch.zeros_like(batch.subgoal_valid)  # (B, S) subgoals already produced
+        self._unused = torch.zeros(size, dtype=torch.long, device=device)  # (B,) cell bits
+        self._applied = torch.zeros(size, dtype=torch.long, device=device)  # (B,) operators
 
     def reset_rows(self, batch: Episodes, rows: torch.Tensor) -> None:
         """Restart only the episodes where ``rows`` ``(B,)``; ``batch`` holds their new contexts."""
@@ -274,6 +282,8 @@ class ToolMachine:
         self.state = torch.where(rows, FIRST_LIVE + batch.n_operands, self.state)
         self._steps = torch.where(rows, 0, self._steps)
         self.hit = self.hit & ~rows[:, None]
+        self._unused = torch.where(rows, 0, self._unused)
+        self._applied = torch.where(rows, 0, self._applied)
 
     @property
     def done(self) -> torch.Tensor:
@@ -301,8 +311,27 @@ class ToolMachine:
 
     def observe(self) -> torch.Tensor:
         """``(B, F)`` float: what the agent observes of each episode's state now (zeros once
-        it is done; features in ``machine.observation``)."""
-        return self.compiled.observations.index_select(0, self.state)
+        it is done; features in ``machine.observation``, the cells' ``unused`` last when the
+        machine shows them)."""
+        seen = self.compiled.observations.index_select(0, self.state)
+        if not self.observe_unused:
+            return seen
+        return torch.cat([seen, self.unused().float() * ~self.done[:, None]], 1)
+
+    def unused(self) -> torch.Tensor:
+        """``(B, cells)`` bool: the memory cell holds a value that no operator has used yet
+        (stored, and not yet taken as an operator's left operand after ``RCL``)."""
+        bits = 1 << torch.arange(len(self.profile.cells), device=self._unused.device)
+        return (self._unused[:, None] & bits) != 0
+
+    def operand(self) -> torch.Tensor:
+        """``(B,)`` int64: where each episode's cursor stands, the index of the next unread
+        operand (``n`` once every operand is read; 0 once the episode is done)."""
+        return self.compiled.operand.index_select(0, self.state)
+
+    def applied(self) -> torch.Tensor:
+        """``(B,)`` int64: how many operators each episode has applied so far."""
+        return self._applied
 
     def step(self, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Apply ``action`` ``(B,)``; illegal actions end their episode unsolved."""
@@ -318,6 +347,8 @@ class ToolMachine:
         for k, fn in enumerate(self.compiled.general, start=PRODUCT + 1):
             value = torch.where(kind == k, fn(left, right), value)
         self.tape.scatter_(1, rule[:, DEST : DEST + 1], value[:, None])
+        self._unused = (self._unused & ~rule[:, TAKES]) | rule[:, SETS]
+        self._applied = self._applied + _operates(rule)
         self._steps = self._steps + live
         nxt = rule[:, NEXT]
         out_of_steps = (self._steps >= self._limit) & (nxt >= FIRST_LIVE)
@@ -326,16 +357,11 @@ class ToolMachine:
         correct = answers & (value == self.batch.target)  # an answer's value is acc
         reward = correct.float()
         if self.shaping.partial or self.shaping.process:
-            reward += self._shaping(kind, rule, value, answers, correct)
+            reward += self._shaping(rule, value, answers, correct)
         return reward, live & (self.state < FIRST_LIVE)
 
     def _shaping(
-        self,
-        kind: torch.Tensor,
-        rule: torch.Tensor,
-        value: torch.Tensor,
-        answers: torch.Tensor,
-        correct: torch.Tensor,
+        self, rule: torch.Tensor, value: torch.Tensor, answers: torch.Tensor, correct: torch.Tensor
     ) -> torch.Tensor:
         """Partial credit at ANS for a subgoal value; process reward for a first-time subgoal."""
         batch, out = self.batch, torch.zeros_like(value, dtype=torch.float32)
@@ -343,14 +369,18 @@ class ToolMachine:
             sub = (value[:, None] == batch.subgoals) & batch.subgoal_valid
             out += self.shaping.partial * (answers & ~correct & sub.any(1)).float()
         if self.shaping.process:
-            # An operator acted: a product, another operator, or a sum with c != 0 (a sum with
-            # c = 0 is a copy: STO, LOAD, ANS; and so is every row that is no legal move).
-            computes = (kind != SUM) | (rule[:, C] != 0)
             new = (value[:, None] == batch.subgoals) & batch.subgoal_valid & ~self.hit
-            new &= computes[:, None]
+            new &= _operates(rule)[:, None]
             self.hit |= new
             out += self.shaping.process * new.any(1).float()
         return out
+
+
+def _operates(rule: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` bool: the rows ``rule`` apply an operator: a product, another operator, or a sum
+    with ``c != 0`` (a sum with ``c = 0`` is a copy: STO, LOAD, ANS; and so is every row that
+    is no legal move)."""
+    return (rule[:, KIND] != SUM) | (rule[:, C] != 0)
 
 
 __all__ = [

@@ -17,14 +17,18 @@ def check_max_steps(max_steps: object) -> None:
 
 
 def make_machine(
-    machine: str, max_steps: int | None = None, shaping: Shaping | None = None
+    machine: str,
+    max_steps: int | None = None,
+    shaping: Shaping | None = None,
+    observe_unused: bool = False,
 ) -> BatchedMachine:
-    """A batched machine by name; ``shaping`` applies to the tool profiles only."""
+    """A batched machine by name; ``shaping`` and ``observe_unused`` (``ToolMachine``) apply to
+    the tool profiles only."""
     check_max_steps(max_steps)
     steps = default_max_steps(machine) if max_steps is None else max_steps
     if machine == LEGACY:
         return LegacyMachine(steps)
-    return ToolMachine(PROFILES[machine], steps, shaping or Shaping())
+    return ToolMachine(PROFILES[machine], steps, shaping or Shaping(), observe_unused)
 
 
 __all__ = ["check_max_steps", "make_machine"]

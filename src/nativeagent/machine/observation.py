@@ -6,6 +6,11 @@ and how many are left, each as a one-hot capped at ``CAP`` (the last slot means 
 more"). Counts are capped so that a longer expression than any seen in training still maps
 onto trained features. Values are not observed.
 
+Optionally (``unused``), one more per memory cell: it holds a value that no operator has used
+yet. A cell keeps its value after ``RCL`` and an operator have used it, so its ``set`` feature
+alone cannot tell an agent without memory of its own actions whether the recall is still to
+come; the batched machine keeps these bits beside its control state (``ToolMachine.unused``).
+
 >>> from nativeagent.machine.tools import CANONICAL
 >>> names(CANONICAL)[:4], size(CANONICAL)
 (('acc set', 'mem set', 'mem armed', 'read 0'), 11)
@@ -21,20 +26,21 @@ from nativeagent.machine.tools import Profile
 CAP = 3
 
 
-def names(profile: Profile) -> tuple[str, ...]:
-    """The name of every feature, in order."""
+def names(profile: Profile, unused: bool = False) -> tuple[str, ...]:
+    """The name of every feature, in order (with ``unused``: the cells' ``unused`` last)."""
     counts = [f"{k}" for k in range(CAP)] + [f"{CAP}+"]
     return (
         *(f"{r} set" for r in profile.registers),
         *(f"{c} armed" for c in profile.cells),
         *(f"read {k}" for k in counts),
         *(f"unread {k}" for k in counts),
+        *(f"{c} unused" for c in (profile.cells if unused else ())),
     )
 
 
-def size(profile: Profile) -> int:
+def size(profile: Profile, unused: bool = False) -> int:
     """How many features a state of ``profile`` has (the same for every operand count)."""
-    return len(names(profile))
+    return len(names(profile, unused))
 
 
 def _one_hot(k: int) -> tuple[float, ...]:

@@ -28,6 +28,11 @@ class Poly:
         return cls((((0,) * index + (1,), 1),))
 
     @classmethod
+    def constant(cls, value: int) -> Poly:
+        """The constant polynomial ``value``."""
+        return cls((((), value),)) if value else cls()
+
+    @classmethod
     def _normal(cls, terms: dict[Monomial, int]) -> Poly:
         return cls(tuple(sorted((m, c) for m, c in terms.items() if c)))
 

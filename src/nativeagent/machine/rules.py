@@ -15,9 +15,9 @@ machine compiles every move of every control state into lookup tables.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Generic, TypeVar
 
 from nativeagent.machine.tools import ARMED, NEXT, SECOND, Guard, Profile, Tool
@@ -112,9 +112,16 @@ def read(profile: Profile, m: Move, state: State[V], x: Sequence[V]) -> list[V |
     return [x[s] if isinstance(s, int) else values[s] for s in m.reads]
 
 
-def apply(profile: Profile, m: Move, state: State[V], x: Sequence[V]) -> State[V]:
+def apply(
+    profile: Profile,
+    m: Move,
+    state: State[V],
+    x: Sequence[V],
+    combine: Callable[[Tool, V, V], V] | None = None,
+) -> State[V]:
     """Carry out move ``m`` on ``state`` with operand values ``x`` (an answering move changes
-    nothing: it ends the episode)."""
+    nothing: it ends the episode). An operator combines two values with its ``apply``, or with
+    ``combine(tool, left, right)`` when given (values that are expression trees, say)."""
     names = profile.registers
     values = dict(zip(names, state.values, strict=True))
     read_ = read(profile, m, state, x)
@@ -123,7 +130,8 @@ def apply(profile: Profile, m: Move, state: State[V], x: Sequence[V]) -> State[V
             values[m.writes] = read_[0]
         else:
             assert m.tool.operator is not None
-            values[m.writes] = m.tool.operator.apply(read_[0], read_[1])
+            how = m.tool.operator.apply if combine is None else partial(combine, m.tool)
+            values[m.writes] = how(read_[0], read_[1])
     for r in m.clears:
         values[r] = None
     return State(tuple(values[r] for r in names), m.p, m.armed)

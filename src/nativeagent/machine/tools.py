@@ -22,6 +22,7 @@ adding a row here (and its tests).
 
 from __future__ import annotations
 
+import itertools
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,6 +115,31 @@ class Tool:
             parts += [*([e.writes] if e.writes else []), *e.clears, *(["p"] if e.advance else [])]
             parts += ["armed"] if e.arms or c.when.armed else []
         return _unique(parts)
+
+
+#: The two forms an operator may take for the batched machine and the expression language:
+#: ``l + c*r`` (a sum; ``c = 0`` is a copy) and ``l * r`` (a product); ``linear_form`` tells.
+SUM, PRODUCT = 0, 1
+
+
+def linear_form(fn: Callable[[Any, Any], Any]) -> tuple[int, int] | None:
+    """``(KIND, c)`` when ``fn(l, r)`` is ``l * r`` (``PRODUCT``) or ``l + c*r`` (``SUM``) for
+    all ints, else ``None`` (the operator then takes the general path).
+
+    >>> import operator
+    >>> linear_form(operator.mul), linear_form(operator.sub), linear_form(max)
+    ((1, 0), (0, -1), None)
+    """
+    grid = list(itertools.product(range(-4, 5), repeat=2))
+    try:
+        if all(fn(lv, rv) == lv * rv for lv, rv in grid):
+            return PRODUCT, 0
+        c = fn(0, 1)
+        if all(fn(lv, rv) == lv + c * rv for lv, rv in grid):
+            return SUM, c
+    except ArithmeticError:  # e.g. a division by zero: neither form
+        pass
+    return None
 
 
 def _unique(items: Any) -> tuple[str, ...]:
@@ -371,8 +397,10 @@ __all__ = [
     "LEGACY_MAX_STEPS",
     "MACHINES",
     "NEXT",
+    "PRODUCT",
     "PROFILES",
     "SECOND",
+    "SUM",
     "Case",
     "Effect",
     "Guard",
@@ -383,6 +411,7 @@ __all__ = [
     "check_machine",
     "default_max_steps",
     "describe",
+    "linear_form",
     "markdown_table",
     "profile",
     "token_names",

@@ -7,7 +7,7 @@ an agent in task mode reads, and its polynomial (exact integer coefficients) is 
 compares programs against.
 
 An expression holds at most ``MAX_OPERATORS`` operators and ``MAX_NESTING`` levels of
-parentheses (a task over the eight operand letters needs 7 and a few), so that parsing and
+parentheses (a task over all 26 operand letters needs 25 and a few), so that parsing and
 every function here (they recurse over the tree) never run out of stack.
 
 >>> tree = parse("(a*b+c)-(d*e)")
@@ -26,8 +26,8 @@ from typing import Any
 from nativeagent.machine.polynomial import Poly
 from nativeagent.machine.tools import Tool, all_operators
 
-#: Operand letters, in context order: ``a`` is the first digit.
-LETTERS = "abcdefgh"
+#: Operand letters, in context order: ``a`` is the first digit, ``z`` the 26th.
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
 #: The most operators, and the deepest nesting of parentheses, that an expression may have.
 MAX_OPERATORS = 64
 MAX_NESTING = 64

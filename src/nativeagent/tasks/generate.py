@@ -22,6 +22,7 @@ from functools import lru_cache
 from math import comb
 
 from nativeagent.tasks.expression import LETTERS, OPERATORS, BinOp, Node, Operand, to_text
+from nativeagent.tasks.random_programs import draw_computable
 from nativeagent.tasks.solver import solve
 from nativeagent.tasks.task import Task
 
@@ -161,7 +162,8 @@ def reachable_set(
     n: int, machine: str, max_steps: int, sample: int | None = None, seed: int = 0
 ) -> list[Task]:
     """Every expression over ``n`` operands that ``machine`` computes within ``max_steps``
-    tools, or ``sample`` of them drawn with ``random.Random(seed)`` (``random_reachable``).
+    tools, or ``sample`` of them drawn by running random programs with ``seed``, half of them
+    needing memory (``random_programs.draw_computable``: no search, so any length).
 
     Listing them all is refused (``TaskSpecError``) beyond ``MAX_LISTED_OPERANDS`` operands:
     over 6 there are tens of thousands of trees, so give ``sample``.
@@ -173,7 +175,7 @@ def reachable_set(
                 f"for up to {MAX_LISTED_OPERANDS}); draw a sample of them"
             )
         return list(all_reachable(n, machine, max_steps))
-    return random_reachable(n, sample, random.Random(seed), machine=machine, max_steps=max_steps)
+    return [d.task for d in draw_computable(n, sample, seed, machine, max_steps)]
 
 
 def curriculum_stages(

@@ -18,8 +18,7 @@ from functools import cached_property
 
 import torch
 
-from nativeagent.machine.batched import SUM, linear_form
-from nativeagent.machine.tools import EOS
+from nativeagent.machine.tools import EOS, SUM, linear_form
 from nativeagent.tasks import expression as ex
 from nativeagent.tasks.expression import OPERATOR_TOOLS, operator_tool
 from nativeagent.tasks.task import HELD_OUT, N_STAGES, STAGES, Task, check_stage
@@ -47,9 +46,22 @@ class Batch:
     prompt_len: torch.Tensor  # (B,) int64
     prompt_sign: torch.Tensor  # (B, L) int64 running sign of each prompt operand (``SIGNS``)
     position_offset: torch.Tensor  # (B,) int64 first position id (randomized positions; else 0)
+    operand_position: torch.Tensor  # (B, W + 1) int64 prompt position of each operand (``cursor``)
+    operator_position: torch.Tensor  # (B, K + 1) int64 prompt position of each operator, likewise
 
     def __len__(self) -> int:
         return self.stage.shape[0]
+
+    def cursors(self, operand: torch.Tensor, applied: torch.Tensor) -> torch.Tensor:
+        """``(B, 2)`` int64: where the machine stands in each episode's prompt, given the index
+        of its next unread operand ``(B,)`` (``ToolMachine.operand``) and how many operators it
+        has applied ``(B,)`` (``ToolMachine.applied``). Column 0, *the cursor*: that operand's
+        prompt position; column 1, *the operator cursor*: the prompt position of the next
+        operator of the postfix not yet applied (``operators applied + 1``-th). Each is the
+        prompt's length once there is no such operand or operator."""
+        return torch.stack(
+            [_at(self.operand_position, operand), _at(self.operator_position, applied)], 1
+        )
 
     def index(self, rows: torch.Tensor) -> Batch:
         """The episodes ``rows`` (indices or a bool mask), in that order."""
@@ -96,6 +108,12 @@ class TaskSet:
         self._is_operand = _pad(is_operand, longest, 0).bool()
         self._code = _pad(code, longest, EOS)
         self._sign = _pad([running_signs(t.tree) for t in self.tasks], longest, NO_SIGN)
+        self._operand_position = torch.tensor(
+            [operand_positions(t.postfix, self.width) for t in self.tasks]
+        )  # (T, W + 1)
+        operators = [operator_positions(t.postfix) for t in self.tasks]
+        wide = max(map(len, operators))  # the prompt's length fills each row: no operator left
+        self._operator_position = torch.tensor([p + p[-1:] * (wide - len(p)) for p in operators])
         first = torch.tensor([0, *torch.tensor([len(s) for s in self.stages]).cumsum(0).tolist()])
         self._stage_first, self._stage_size = first[:-1], first[1:] - first[:-1]
 
@@ -228,9 +246,14 @@ class TaskSet:
             in_prompt = torch.arange(code.shape[1], device=device)[None, :] < length[:, None]
             prompt, prompt_len = torch.where(in_prompt, shown, EOS), length
             sign = self._sign.to(device)[task]
+            operand_position = self._operand_position.to(device)[task]
+            operator_position = self._operator_position.to(device)[task]
         else:
             prompt, prompt_len = context, n_ops
             sign = torch.zeros_like(context)
+            columns = torch.arange(digits.shape[1] + 1, device=device)
+            operand_position = torch.minimum(columns[None, :], n_ops[:, None])
+            operator_position = n_ops[:, None]  # no operator is shown: the prompt's end
         stage = self._stage_of.to(device)[task]
         return Batch(
             context,
@@ -244,7 +267,37 @@ class TaskSet:
             prompt_len,
             sign,
             torch.zeros_like(task),
+            operand_position,
+            operator_position,
         )
+
+
+def operator_positions(postfix: Sequence[int | str]) -> list[int]:
+    """Where each operator stands in a postfix prompt, in order, then the prompt's length.
+
+    >>> operator_positions([0, 1, "*", 2, "+"])  # a b * c +
+    [2, 4, 5]
+    """
+    return [i for i, item in enumerate(postfix) if isinstance(item, str)] + [len(postfix)]
+
+
+def _at(positions: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``positions[b, index[b]]`` ``(B,)``, the index clamped to the last column."""
+    last = positions.shape[1] - 1
+    return positions.gather(1, index.clamp(0, last)[:, None]).squeeze(1)
+
+
+def operand_positions(postfix: Sequence[int | str], width: int) -> list[int]:
+    """Where operand ``k`` stands in a postfix prompt, for ``k`` in ``0..width``: the position
+    of the first operand ``k`` or later (the prompt's length when there is none).
+
+    >>> operand_positions([0, 1, "*", 2, "+"], 4)  # a b * c +
+    [0, 1, 3, 5, 5]
+    """
+    found = [i for i, item in enumerate(postfix) if isinstance(item, int)]
+    return [
+        next((i for i in found if int(postfix[i]) >= k), len(postfix)) for k in range(width + 1)
+    ]
 
 
 def running_signs(node: ex.Node, sign: int = PLUS) -> list[int]:
@@ -350,6 +403,8 @@ __all__ = [
     "apply_operators",
     "check_stage",
     "make_batch",
+    "operand_positions",
+    "operator_positions",
     "running_signs",
     "sample_batch",
     "stage_tensor",

@@ -13,17 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import ceil
-from typing import Any, cast
+from typing import Any
 
 import torch
 
-from nativeagent.build import build_task_set
+from nativeagent.build import build_machine, build_task_set
 from nativeagent.config import Config
 from nativeagent.machine import observation
-from nativeagent.machine.machines import make_machine
 from nativeagent.machine.tools import LEGACY, check_machine, profile
-from nativeagent.models import Policy, observes
-from nativeagent.rollout import Rollout, rollout
+from nativeagent.models import Policy, observes, reads_cursor
+from nativeagent.rollout import Rollout, model_step, rollout
 from nativeagent.stats import wilson_interval
 from nativeagent.tasks.generate import check_computable, parse_expressions
 from nativeagent.tasks.task import Task
@@ -89,7 +88,8 @@ def check_machine_for(cfg: Config, machine: str | None = None) -> str:
                 f"machine {target!r} does not extend the run's machine {own!r}: its vocabulary "
                 f"lacks or renames some of the run's tokens"
             )
-        _observed_columns(own, target)  # every feature the run's agent observes exists there
+        # every feature the run's agent observes exists there
+        _observed_columns(own, target, cfg.decode.observe_unused)
     return target
 
 
@@ -106,10 +106,11 @@ def expressions_to_evaluate(
     return tasks, name, limit
 
 
-def _observed_columns(own: str, target: str) -> list[int]:
-    """Where each observation feature of machine ``own`` is among those of ``target``."""
-    mine = observation.names(profile(own))
-    theirs = {name: i for i, name in enumerate(observation.names(profile(target)))}
+def _observed_columns(own: str, target: str, unused: bool = False) -> list[int]:
+    """Where each observation feature of machine ``own`` is among those of ``target`` (with the
+    cells' ``unused`` features, ``decode.observe_unused``)."""
+    mine = observation.names(profile(own), unused)
+    theirs = {name: i for i, name in enumerate(observation.names(profile(target), unused))}
     missing = [name for name in mine if name not in theirs]
     if missing:
         raise ValueError(
@@ -124,23 +125,26 @@ class _ForeignMachinePolicy:
     new tools, which it never chooses, and (when it observes) the machine's state shown as the
     features of the run's machine."""
 
-    def __init__(self, model: Policy, own: str, target: str) -> None:
+    def __init__(self, model: Policy, cfg: Config, target: str) -> None:
         self.model, self.vocab_size = model, profile(target).vocab_size
-        self.observes = observes(model)
-        self.columns = torch.tensor(_observed_columns(own, target)) if self.observes else None
+        self.observes, self.reads_cursor = observes(model), reads_cursor(model)
+        columns = _observed_columns(cfg.machine.name, target, cfg.decode.observe_unused)
+        self.columns = torch.tensor(columns) if self.observes else None
 
     def start(self, batch: Batch) -> tuple[Any, torch.Tensor]:
         return self.model.start(batch)
 
     def step(
-        self, state: Any, token: torch.Tensor, obs: torch.Tensor | None = None
+        self,
+        state: Any,
+        token: torch.Tensor,
+        obs: torch.Tensor | None = None,
+        cursor: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, Any]:
-        if obs is None:
-            logits, value, state = self.model.step(state, token)
-        else:
+        if obs is not None:
             assert self.columns is not None
-            shown = obs.index_select(1, self.columns.to(obs.device))
-            logits, value, state = cast(Any, self.model).step(state, token, shown)
+            obs = obs.index_select(1, self.columns.to(obs.device))
+        logits, value, state = model_step(self.model, state, token, obs, cursor)
         pad = self.vocab_size - logits.shape[-1]
         return torch.nn.functional.pad(logits, (0, pad), value=_UNKNOWN_TOOL), value, state
 
@@ -218,9 +222,9 @@ def expression_rollouts(
     assert task_set.max_steps is not None
     n_tokens = decode_limit(cfg, task_set.width, max_steps)
     if name != cfg.machine.name:
-        model = _ForeignMachinePolicy(model, cfg.machine.name, name)
+        model = _ForeignMachinePolicy(model, cfg, name)
     ids = task_set.in_turn(0, episodes).to(generator.device)
-    bench = make_machine(name, task_set.max_steps, None)  # reset by every rollout
+    bench = build_machine(cfg, shaping=False, name=name, max_steps=task_set.max_steps)
     masked = cfg.decode.mode == "closed"
     out = []
     for chunk in ids.split(_CHUNK):

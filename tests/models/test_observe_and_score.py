@@ -1,22 +1,34 @@
-"""Tool observations, running signs and the Transformer's one-pass scoring: each option is
-additive (off, or zero-weighted, it changes nothing), and scoring in one pass gives what
-stepping gives."""
+"""Tool observations, running signs, the read head and the one-pass scoring of the Transformer
+and the history-free MLP: each option is additive (off, or zero-weighted, it changes nothing),
+and scoring in one pass gives what stepping gives."""
 
 import pytest
 import torch
 
 from nativeagent.build import build_machine, build_task_set
 from nativeagent.config import load_config
-from nativeagent.models import ParallelScorer, observes
+from nativeagent.models import ParallelScorer, observes, reads_cursor
 from nativeagent.rollout import replay, rollout
 from nativeagent.training.train import init_model
 
-#: The generalization preset, small, with every option off unless a test turns it on.
+#: The generalization preset, small, as a Transformer with every option off unless a test
+#: turns it on.
 GENERALIZATION = [
     "model.d_model=32",
+    'model.kind="transformer"',
     "task.all_reachable=3",
     "decode.observe=false",
+    "decode.observe_unused=false",
+    "decode.window=0",
+    "decode.operator_window=0",
     "task.show_signs=false",
+]
+#: Every option that reads at the machine's cursors.
+READING = [
+    "decode.observe=true",
+    "decode.observe_unused=true",
+    "decode.window=2",
+    "decode.operator_window=1",
 ]
 
 
@@ -47,6 +59,26 @@ def test_options_draw_the_other_weights_as_without_them(kind: str) -> None:
         "observe_embed.weight",
         "sign_embed.weight",
     }
+    _, reading, _ = _setup(*extra, *READING, "task.show_signs=true")
+    assert reads_cursor(reading) and not reads_cursor(rich)
+    for name, weight in plain.state_dict().items():
+        assert torch.equal(weight, reading.state_dict()[name]), name
+    assert set(reading.state_dict()) - set(rich.state_dict()) == {
+        f"read_head.{cursor}.{part}.weight"
+        for cursor in ("operand", "operator")
+        for part in ("tokens", "signs")
+    }
+
+
+def test_coupled_positions_replace_the_position_embedding() -> None:
+    _, absolute, _ = _setup()
+    _, coupled, _ = _setup('model.positions="coupled"')
+    assert absolute.pos_embed is not None and coupled.pos_embed is None
+    new = set(coupled.state_dict()) - set(absolute.state_dict())
+    assert new == {"relative.0.weight", "relative.1.weight", "decoded_embed"}
+    assert set(absolute.state_dict()) - set(coupled.state_dict()) == {"pos_embed.weight"}
+    # the token embedding is drawn before the position embedding, so it is the same
+    assert torch.equal(absolute.embed.weight, coupled.embed.weight)
 
 
 @pytest.mark.parametrize("kind", ["transformer", "gru"])
@@ -73,15 +105,29 @@ def test_observations_reach_the_policy_and_only_add_to_its_input(kind: str) -> N
         ["task.show_signs=true"],
         ['model.positions="none"'],
         ['model.positions="randomized"'],
+        ['model.positions="coupled"'],
+        [*READING, "task.show_signs=true"],
+        [*READING, 'model.positions="coupled"'],
+        [*READING, 'model.kind="mlp"', "task.show_signs=true"],
     ],
-    ids=["plain", "observe", "signs", "no-positions", "randomized"],
+    ids=[
+        "plain",
+        "observe",
+        "signs",
+        "no-positions",
+        "randomized",
+        "coupled",
+        "read-head",
+        "coupled+read-head",
+        "history-free",
+    ],
 )
 def test_one_pass_scoring_equals_stepping(options: list[str]) -> None:
     cfg, model, batch = _setup(*options)
     batch.position_offset = torch.randint(0, 40, batch.task.shape)  # used when randomized
     assert isinstance(model, ParallelScorer)
     ro = _decode(cfg, model, batch)
-    lp, ent, value = replay(model, batch, ro.actions, ro.legal, ro.observations)
+    lp, ent, value = replay(model, batch, ro.actions, ro.legal, ro.observations, ro.cursors)
     alive = ro.alive
     assert alive.sum() > len(batch)  # several steps per episode were compared
     torch.testing.assert_close(lp * alive, ro.log_prob * alive, atol=1e-5, rtol=0)

@@ -41,35 +41,44 @@ from nativeagent.tasks.task import Task
 from nativeagent.training.checkpoint import load_policy
 from nativeagent.training.expressions import evaluate_expressions, step_limit
 
-#: The read head of the preset (both cursors' windows and the cells' ``unused`` feature), for
-#: the variants that add it to another model.
-READ = ["decode.window=3", "decode.operator_window=3", "decode.observe_unused=true"]
-NO_READ = ["decode.window=0", "decode.operator_window=0", "decode.observe_unused=false"]
+#: What the previous preset lacked: the read head at both cursors, the cells' ``unused``
+#: feature and signed operators.
+NO_READ = [
+    "decode.window=0",
+    "decode.operator_window=0",
+    "decode.observe_unused=false",
+    "task.sign_operators=false",
+]
 TRANSFORMER = ['model.kind="transformer"']
 #: Settings laid over the ``generalization`` preset by each variant, and what each is.
 VARIANTS: dict[str, tuple[list[str], str]] = {
-    "preset": ([], "the preset: history-free MLP, read head at both cursors, unused cells"),
+    "preset": (
+        [],
+        "the preset: history-free MLP, read head at the cursor and the operator cursor, "
+        "unused cells, signed operators",
+    ),
     "previous": (
         [*TRANSFORMER, *NO_READ],
         "the previous preset: Transformer, absolute positions, no read head",
     ),
     "coupled": (
         [*TRANSFORMER, *NO_READ, 'model.positions="coupled"'],
-        "(a) Transformer with coupled positions, no read head",
+        "(a) the previous preset with coupled positions",
     ),
-    "read-head": ([*TRANSFORMER, *READ], "(b) Transformer, absolute positions, read head"),
+    "read-head": ([*TRANSFORMER], "(b) Transformer, absolute positions, the preset's read head"),
     "coupled+read-head": (
-        [*TRANSFORMER, *READ, 'model.positions="coupled"'],
-        "(a)+(b) Transformer with coupled positions and the read head",
+        [*TRANSFORMER, 'model.positions="coupled"'],
+        "(a)+(b) Transformer with coupled positions and the preset's read head",
     ),
     "gru+read-head": (
-        ['model.kind="gru"', 'model.encoder="gru"', *READ],
-        "the tutorial's GRU (GRU encoder) with the read head",
+        ['model.kind="gru"'],
+        "the tutorial's GRU with the preset's read head (the history-free row is the preset)",
     ),
     "no-operator-cursor": (
         ["decode.operator_window=0"],
-        "the preset, reading at the cursor only (no operator cursor)",
+        "the preset reading at the cursor only (no operator cursor)",
     ),
+    "no-operator-signs": (["task.sign_operators=false"], "the preset without signed operators"),
     "extended": (['machine.name="extended"'], "the preset on the `extended` profile"),
 }
 #: Operand counts evaluated, and the sample drawn at each (None: every expression).

@@ -2,7 +2,8 @@
 
     python benchmarks/transformer_scoring.py [--batch 512] [--repeats 20] [--threads 1]
 
-On the generalization preset's model and a batch of its longest stage, times (median of
+On the previous generalization preset's Transformer (the preset with ``model.kind =
+"transformer"`` and no read head) and a batch of its longest stage, times (median of
 ``--repeats``):
 - ``decode+grad``: decoding step by step while keeping each step's graph, then backward (what
   an A2C update does);
@@ -45,7 +46,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = load_config(preset="generalization")
+    previous = ['model.kind="transformer"', "decode.window=0", "decode.operator_window=0"]
+    cfg = load_config(preset="generalization", overrides=[*previous, "decode.observe_unused=false"])
     model = init_model(cfg, 0, torch.device("cpu"))
     tasks, machine = build_task_set(cfg), build_machine(cfg)
     gen = torch.Generator().manual_seed(0)
@@ -74,7 +76,7 @@ def main() -> None:
         total.backward()
 
     print(
-        f"generalization preset model, batch {args.batch}, {ro.actions.shape[1]} decoded "
+        f"previous generalization preset model, batch {args.batch}, {ro.actions.shape[1]} decoded "
         f"steps, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
     )
     for label, fn in (

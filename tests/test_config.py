@@ -107,3 +107,30 @@ def test_a_task_is_checked_against_the_machine_it_runs_on() -> None:
                 "machine.max_steps=5",
             ]
         )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["decode.observe_unused=true"], "observe_unused needs observe"),
+        (['model.positions="coupled"'], "positions 'coupled' needs kind 'transformer'"),
+        (['model.kind="mlp"'], "needs decode.observe = true and decode.window"),
+        (['model.kind="mlp"', "decode.observe=true"], "needs decode.observe = true"),
+        (['machine.name="seed-legacy"', "decode.window=3"], "seed-legacy has none"),
+        (["task.show_expression=true", "task.sign_operators=true"], "needs show_signs"),
+        (["decode.window=17"], r"decode\.window: Input should be less than or equal to 16"),
+        (["model.relative_span=0"], r"model\.relative_span"),
+    ],
+)
+def test_reading_at_the_cursor_is_refused_where_it_cannot_work(
+    overrides: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides=overrides)
+
+
+def test_the_generalization_preset_reads_at_both_cursors_without_history() -> None:
+    cfg = load_config(preset="generalization")
+    assert (cfg.model.kind, cfg.decode.window, cfg.decode.operator_window) == ("mlp", 3, 3)
+    assert cfg.decode.observe and cfg.decode.observe_unused
+    assert cfg.task.show_signs and cfg.task.sign_operators

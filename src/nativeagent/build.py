@@ -67,7 +67,8 @@ def _task_set(task_json: str, machine: str, max_steps: int) -> TaskSet:
     except TaskSpecError as err:
         raise ConfigError(str(err)) from None
     kept, held = split_held_out(stages, t["held_out"], t["split_seed"])
-    return TaskSet(kept, held + extra, t["show_expression"], machine, max_steps)
+    signed = t["sign_operators"]
+    return TaskSet(kept, held + extra, t["show_expression"], machine, max_steps, signed)
 
 
 def build_model(cfg: Config) -> torch.nn.Module:

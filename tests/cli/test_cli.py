@@ -141,6 +141,27 @@ def test_expressions_lists_all_or_a_seeded_sample() -> None:
     assert too_many.exit_code == 2 and "found 3 distinct expressions" in too_many.stderr
 
 
+def test_expressions_draws_any_length_with_programs_and_kinds() -> None:
+    from nativeagent.tasks.execution import execute
+
+    args = ["expressions", "--operands", "12", "--sample", "6", "--machine", "extended"]
+    drawn = CliRunner().invoke(app, args)
+    assert drawn.exit_code == 0, drawn.stderr
+    lines = drawn.stdout.splitlines()
+    assert len(lines) == 6
+    for line in lines:
+        shown, kind = line.rsplit("  (", 1)
+        expression, *program = shown.split()
+        assert kind in ("memory)", "in order)", "rewritten)")
+        digits = [*range(1, 10), 2, 3, 4]
+        assert execute(program, digits, expression, "extended", max_steps=36).correct
+    assert "6 expressions over 12 operands on extended, programs of at most 36 tools" in (
+        drawn.stderr
+    )
+    listing = CliRunner().invoke(app, ["expressions", "--operands", "8"])
+    assert listing.exit_code == 2 and "add --sample" in listing.stderr
+
+
 def test_train_eval_explain_a_task_curriculum_from_a_toml_file(tmp_path: Path) -> None:
     config = tmp_path / "tasks.toml"
     config.write_text(

@@ -86,6 +86,22 @@ def test_a_sample_over_six_operands_is_seeded(
     assert json.loads(out)["max_steps"] == 10  # the limit asked for replaces the raised one
 
 
+def test_twelve_operands_draw_computable_expressions_half_of_them_needing_memory(
+    task_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nativeagent.tasks.kinds import classify
+    from nativeagent.tasks.task import Task
+
+    args = ["eval", str(task_run), "--json", "--operands", "12", "--sample", "20"]
+    code, out, err = run_main([*args, "--episodes", "40"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["max_steps"] == 24  # 8 * 12 / 4
+    tasks = [Task.parse(e) for e in data["expressions"]]
+    assert len(tasks) == 20 and all(t.n_operands == 12 for t in tasks)
+    assert sum(classify(t.tree) == "memory" for t in tasks) == 10
+
+
 def test_extended_machine_on_a_canonical_run(
     task_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

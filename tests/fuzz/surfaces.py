@@ -41,12 +41,14 @@ import tomli_w
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+#: Operand letters the fuzzing writes expressions with: the first eight of the parser's a..z
+#: (beyond them the solver's search grows too fast for any budget).
 LETTERS = "abcdefgh"
 OPS = "*+-"
 MACHINES = ("canonical", "extended", "seed-legacy")
 #: Characters near the grammar's: other letters, digits, operators it lacks, whitespace and
 #: control characters, look-alikes of its operators (U+2212 minus, U+00D7 times), emoji.
-JUNK = "ijxyzABH0123456789/^%.,_=!#[]{}\t\n\r\x00\x0b\x1c\u2028\u2212\u00d7\u00e9\U0001f600"
+JUNK = "IJXYZABH0123456789/^%.,_=!#[]{}\t\n\r\x00\x0b\x1c\u2028\u2212\u00d7\u00e9\U0001f600"
 
 # --- budgets ---------------------------------------------------------------------------------
 
@@ -334,8 +336,10 @@ def _deep(draw: st.DrawFn, letters: str) -> str:
 def expression_texts(letters: str = LETTERS) -> st.SearchStrategy[str]:
     """Text biased towards the grammar: valid expressions, small mutations of them, random
     strings over the grammar's characters and junk, any unicode, deep nesting, long inputs."""
+    from nativeagent.tasks.expression import LETTERS as PARSED
+
     grammar = letters + OPS + "()  "
-    others = "".join(c for c in LETTERS if c not in letters)
+    others = "".join(c for c in PARSED if c not in letters)  # operands beyond the budget
     junk = "".join(c for c in JUNK if c not in others)
     return st.one_of(
         expression_trees(letters),
@@ -482,9 +486,9 @@ def check_expressions(args: list[str]) -> str:
 
 CHOICES: dict[str, tuple[Any, ...]] = {
     "machine.name": MACHINES,
-    "model.kind": ("gru", "transformer"),
+    "model.kind": ("gru", "transformer", "mlp"),
     "model.encoder": ("mean", "gru"),
-    "model.positions": ("absolute", "none", "randomized"),
+    "model.positions": ("absolute", "none", "randomized", "coupled"),
     "decode.mode": ("closed", "open"),
     "algo.name": ("a2c", "ppo", "grpo", "tutorial"),
     "curriculum.kind": ("mastery", "blocks", "mixed"),

@@ -22,6 +22,7 @@ GENERALIZATION = [
     "decode.window=0",
     "decode.operator_window=0",
     "task.show_signs=false",
+    "task.sign_operators=false",
 ]
 #: Every option that reads at the machine's cursors.
 READING = [

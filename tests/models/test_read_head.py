@@ -22,8 +22,8 @@ SHORT = [
     "train.threads=1",
 ]
 MODELS = {
-    "history-free": [],
-    "gru": ['model.kind="gru"', 'model.encoder="gru"'],
+    "history-free": [],  # the preset's
+    "gru": ['model.kind="gru"'],
     "coupled+read-head": ['model.kind="transformer"', 'model.positions="coupled"'],
 }
 

@@ -38,7 +38,10 @@ EXPRESSIONS_HELP = (
     "several, separated by commas or spaces). Needs a run with task.show_expression."
 )
 OPERANDS_HELP = "Evaluate on every expression over N operands the machine can compute."
-SAMPLE_HELP = "With --operands: a random sample of K of them (seeded by --seed); needed for N >= 6."
+SAMPLE_HELP = (
+    "With --operands: K of them drawn by running random programs (seeded by --seed), half "
+    "needing memory, as `nativeagent expressions --sample` draws them; needed for N >= 6."
+)
 MACHINE_HELP = (
     "Machine to evaluate on (default: the run's); another only when its vocabulary extends the "
     "run's (extended for a canonical run), with --expressions or --operands."

@@ -73,7 +73,8 @@ class TaskSet:
 
     ``show_expression`` is the task mode: the model reads the expression in postfix order,
     operand digits and operator tokens (``4 2 [MUL] 7 [ADD]``), instead of the digits alone and
-    an embedding of which task it is.
+    an embedding of which task it is. Every operand carries its running sign (read when
+    ``task.show_signs``), and with ``sign_operators`` every operator too (``running_signs``).
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class TaskSet:
         show_expression: bool = False,
         machine: str = "canonical",
         max_steps: int | None = None,
+        sign_operators: bool = False,
     ) -> None:
         self.stages = tuple(tuple(s) for s in stages)
         self.held_out = tuple(held_out)
@@ -107,7 +109,8 @@ class TaskSet:
         ]
         self._is_operand = _pad(is_operand, longest, 0).bool()
         self._code = _pad(code, longest, EOS)
-        self._sign = _pad([running_signs(t.tree) for t in self.tasks], longest, NO_SIGN)
+        signs = [running_signs(t.tree, operators=sign_operators) for t in self.tasks]
+        self._sign = _pad(signs, longest, NO_SIGN)
         self._operand_position = torch.tensor(
             [operand_positions(t.postfix, self.width) for t in self.tasks]
         )  # (T, W + 1)
@@ -300,9 +303,10 @@ def operand_positions(postfix: Sequence[int | str], width: int) -> list[int]:
     ]
 
 
-def running_signs(node: ex.Node, sign: int = PLUS) -> list[int]:
+def running_signs(node: ex.Node, sign: int = PLUS, operators: bool = False) -> list[int]:
     """The running sign of every operand, in postfix order (``NO_SIGN`` at operators): the sign
-    with which it enters the sum it belongs to once the sum's parentheses are removed.
+    with which it enters the sum it belongs to once the sum's parentheses are removed. With
+    ``operators``, each operator carries the running sign of the sub-expression it closes.
 
     An operator of the form ``l + c*r`` (``+``, ``-``: ``linear_form``) passes its sign to the
     left and its sign times ``c`` to the right; any other operator (``*``) starts new sums.
@@ -312,14 +316,22 @@ def running_signs(node: ex.Node, sign: int = PLUS) -> list[int]:
     [1, 2, 1, 0, 0, 1, 0]
     >>> running_signs(parse("a*b-(c+d)"))
     [1, 1, 0, 2, 2, 0, 0]
+    >>> running_signs(parse("a+(b-c*d)"), operators=True)  # c*d enters the sum with -
+    [1, 1, 1, 1, 2, 1, 1]
     """
+    own = sign if operators else NO_SIGN
     if isinstance(node, ex.Operand):
         return [sign]
     form = linear_form(ex.operator_of(node.op).apply)
     if form is not None and form[0] == SUM and abs(form[1]) == 1:
         right = sign if form[1] == 1 else PLUS + MINUS - sign
-        return [*running_signs(node.left, sign), *running_signs(node.right, right), NO_SIGN]
-    return [*running_signs(node.left), *running_signs(node.right), NO_SIGN]
+        left_signs = running_signs(node.left, sign, operators)
+        return [*left_signs, *running_signs(node.right, right, operators), own]
+    return [
+        *running_signs(node.left, PLUS, operators),
+        *running_signs(node.right, PLUS, operators),
+        own,
+    ]
 
 
 def _pad(rows: list[list[int]], width: int, fill: int) -> torch.Tensor:

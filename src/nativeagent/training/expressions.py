@@ -193,7 +193,11 @@ def expression_task_set(
     on ``machine`` with the step limit of the longest of them."""
     limit = step_limit(cfg, max(t.n_operands for t in tasks), max_steps)
     return TaskSet(
-        [tasks], show_expression=cfg.task.show_expression, machine=machine, max_steps=limit
+        [tasks],
+        show_expression=cfg.task.show_expression,
+        machine=machine,
+        max_steps=limit,
+        sign_operators=cfg.task.sign_operators,
     )
 
 

@@ -31,7 +31,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from nativeagent.stats import estimate
@@ -62,8 +61,9 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         "the previous preset: Transformer, absolute positions, no read head",
     ),
     "coupled": (
-        [*TRANSFORMER, *NO_READ, 'model.positions="coupled"'],
-        "(a) the previous preset with coupled positions",
+        [*TRANSFORMER, *NO_READ, 'model.positions="coupled"', "train.max_updates=2000"],
+        "(a) the previous preset with coupled positions (at most 2,000 updates: about 0.3 s "
+        "each)",
     ),
     "read-head": ([*TRANSFORMER], "(b) Transformer, absolute positions, the preset's read head"),
     "coupled+read-head": (
@@ -276,29 +276,40 @@ def worst_shapes(runs: list[dict[str, Any]], variant: str, count: int = 10) -> l
 
 
 def plot(runs: list[dict[str, Any]], variants: list[str], path: Path) -> None:
-    """``length.png``: accuracy against operand count, one line per variant (mean over runs)
-    with its 95% bootstrap band; held-out shapes (2 to 4 operands) at x = 4."""
+    """``length.png``: accuracy against operand count, the mean over runs with its 95% bootstrap
+    band (held-out shapes, 2 to 4 operands, at x = 4): one line per variant on the left, and
+    the first variant by kind on the right."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
     xs = [4, *LENGTHS]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+
+    def curve(ax: Any, series: list[list[float]], label: str) -> None:
+        points = [estimate(s, lambda x: x.mean(axis=-1)) for s in series]
+        line = ax.plot(xs, [p.value for p in points], marker="o", label=label)[0]
+        lows, highs = [p.low for p in points], [p.high for p in points]
+        ax.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.15)
+
     for v in variants:
         rs = [r for r in runs if r["variant"] == v]
         series = [[r["held_out"]["accuracy"] for r in rs]]
-        series += [[r["lengths"][n] for r in rs] for n in LENGTHS]
-        points = [estimate(s, lambda x: x.mean(axis=-1)) for s in series]
-        mean = np.array([p.value for p in points])
-        line = ax.plot(xs, mean, marker="o", label=f"{v} ({len(rs)} runs)")[0]
-        lows, highs = [p.low for p in points], [p.high for p in points]
-        ax.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.15)
-    ax.axvspan(1.5, 4.5, color="0.92", zorder=0)
-    ax.text(3, 0.02, "trained lengths\n(held-out shapes)", ha="center", fontsize=8)
-    ax.set(xlabel="operands", ylabel="greedy accuracy", ylim=(0, 1.02), xticks=xs, xlim=(2, 12.5))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+        curve(left, series + [[r["lengths"][n] for r in rs] for n in LENGTHS], f"{v} ({len(rs)})")
+    rs = [r for r in runs if r["variant"] == variants[0]]
+    for k in KINDS:
+        held = [r["by_kind"][k] for r in rs if r["by_kind"][k] is not None]
+        lengths = [[r["length_kinds"][n][k] for r in rs] for n in LENGTHS]
+        curve(right, [held, *lengths], k)
+    left.set_title("every expression (samples: half need memory)", fontsize=10)
+    right.set_title(f"{variants[0]}, by kind", fontsize=10)
+    for ax in (left, right):
+        ax.set(xlabel="operands", ylim=(0, 1.02), xlim=(3.5, 12.5), xticks=xs)
+        ax.set_xticklabels(["2-4\nheld out", *map(str, LENGTHS)])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower left")
+    left.set_ylabel("greedy accuracy")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

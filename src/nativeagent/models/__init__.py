@@ -27,8 +27,9 @@ class Policy(Protocol):
         """Logits ``(B, V)``, value ``(B,)`` and the next state after feeding ``token``.
 
         A model whose ``observes`` is True also takes ``obs`` ``(B, F)``, the machine's state
-        (``decode.observe``); one whose ``reads_cursor`` is True takes ``cursor`` ``(B,)``, where
-        the machine's cursor stands in the prompt (``Batch.cursor``)."""
+        (``decode.observe``); one whose ``reads_cursor`` is True takes ``cursor`` ``(B, 2)``,
+        where the machine's cursor and operator cursor stand in the prompt
+        (``Batch.cursors``)."""
         ...
 
 

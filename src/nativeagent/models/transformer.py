@@ -17,7 +17,7 @@ embedding (causal attention alone tells positions apart), for longer sequences t
 
 ``positions = "coupled"`` is position coupling (Cho et al. 2024): prompt token ``j`` has
 position ``j``, and each decoding step takes the position of the machine's cursor in the prompt
-when it is fed (``Batch.cursor``), so a step and the prompt tokens it reads stand at small fixed
+when it is fed (``Batch.cursors``), so a step and the prompt tokens it reads stand at small fixed
 distances whatever the prompt's length. Positions enter attention only as distances: each
 layer adds a learned bias per head and distance to the attention logits (Shaw et al. 2018),
 clipped at ``relative_span``, so a distance never seen in training shares the learned bias of

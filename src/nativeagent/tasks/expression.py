@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nativeagent.machine.polynomial import Poly
-from nativeagent.machine.tools import Tool, all_operators
+from nativeagent.machine.tools import Tool, all_operators, linear_form
 
 #: Operand letters, in context order: ``a`` is the first digit, ``z`` the 26th.
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -38,6 +38,11 @@ OPERATOR_TOOLS: dict[str, Tool] = all_operators()
 OPERATORS: tuple[str, ...] = tuple(OPERATOR_TOOLS)
 #: The tool token of each operator (what task mode shows for it).
 OP_TOKENS: dict[str, int] = {s: t.token for s, t in OPERATOR_TOOLS.items()}
+#: The form of each operator (``tools.linear_form``: ``(SUM, c)`` for ``l + c*r``,
+#: ``(PRODUCT, 0)``, or ``None``), for what reads expressions by their algebra.
+OPERATOR_FORMS: dict[str, tuple[int, int] | None] = {
+    s: linear_form(t.operator.apply) for s, t in OPERATOR_TOOLS.items() if t.operator
+}
 
 
 def precedence(op: str) -> int:
@@ -234,6 +239,7 @@ __all__ = [
     "MAX_NESTING",
     "MAX_OPERATORS",
     "OPERATORS",
+    "OPERATOR_FORMS",
     "OPERATOR_TOOLS",
     "OP_TOKENS",
     "BinOp",

@@ -21,9 +21,9 @@ that some program computes is ``memory`` exactly when it has no chain, on every 
 from __future__ import annotations
 
 from nativeagent.machine.polynomial import Poly
-from nativeagent.machine.tools import PRODUCT, SUM, linear_form, profile
+from nativeagent.machine.tools import PRODUCT, SUM, profile
 from nativeagent.tasks.expression import (
-    OPERATOR_TOOLS,
+    OPERATOR_FORMS,
     Node,
     n_operands,
     polynomial,
@@ -32,12 +32,6 @@ from nativeagent.tasks.expression import (
 from nativeagent.tasks.task import Task
 
 KINDS = ("in order", "rewritten", "memory")
-#: The form of every operator of the expression language (``tools.linear_form``).
-_FORMS = {
-    symbol: linear_form(tool.operator.apply)
-    for symbol, tool in OPERATOR_TOOLS.items()
-    if tool.operator is not None
-}
 
 
 def _split(poly: Poly, k: int) -> tuple[Poly, Poly] | None:
@@ -68,7 +62,7 @@ def chain(tree: Node) -> tuple[str, ...] | None:
         if parts is None:
             return None
         rest, factor = parts
-        for symbol, form in _FORMS.items():
+        for symbol, form in OPERATOR_FORMS.items():
             if form == (PRODUCT, 0) and not rest.terms:
                 poly = factor
             elif form is not None and form[0] == SUM and factor == Poly.constant(form[1]):

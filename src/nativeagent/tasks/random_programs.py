@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from math import ceil
 
 from nativeagent.machine import rules
-from nativeagent.machine.tools import ACC, PRODUCT, SUM, Profile, Tool, linear_form, profile
+from nativeagent.machine.tools import ACC, PRODUCT, SUM, Profile, Tool, profile
 from nativeagent.tasks.expression import (
     LETTERS,
+    OPERATOR_FORMS,
     OPERATOR_TOOLS,
     OPERATORS,
     BinOp,
@@ -86,7 +87,7 @@ def random_program(
     allowed = [t for t in tools.tools if memory or t.operator is not None or t.answers]
     x: list[Node] = [Operand(i) for i in range(n)]
     state: rules.State[Node] = rules.start(tools)
-    live: frozenset[str] = frozenset()  # registers whose value is still to be used
+    live: set[str] = set()  # registers whose value is still to be used
     program: list[int] = []
     while len(program) < limit:
         moves = []
@@ -118,9 +119,8 @@ def random_program(
     return None
 
 
-#: The form of each operator (``tools.linear_form``), for associativity rewrites.
-_FORMS = {s: linear_form(t.operator.apply) for s, t in OPERATOR_TOOLS.items() if t.operator}
-_SUMS = {form[1]: s for s, form in _FORMS.items() if form is not None and form[0] == SUM}
+#: The sum operator of each ``c`` (``l + c*r``), for associativity rewrites.
+_SUMS = {f[1]: s for s, f in OPERATOR_FORMS.items() if f is not None and f[0] == SUM}
 
 
 def reassociate(node: Node, rng: random.Random, chance: float = 0.5) -> Node:
@@ -144,7 +144,7 @@ def reassociate(node: Node, rng: random.Random, chance: float = 0.5) -> Node:
 
 def _regrouped(outer_left: str, top: str) -> str | None:
     """The inner operator ``o`` with ``(x o1 y) o2 z == x o1 (y o z)``, or ``None``."""
-    f1, f2 = _FORMS.get(outer_left), _FORMS.get(top)
+    f1, f2 = OPERATOR_FORMS.get(outer_left), OPERATOR_FORMS.get(top)
     if f1 is None or f2 is None:
         return None
     if f1 == f2 == (PRODUCT, 0):

@@ -1,8 +1,8 @@
 """``nativeagent``: the command line, one module per group of commands.
 
 ``train`` (train.py), ``eval`` and ``explain`` (evaluate.py), ``export`` (export.py),
-``solve`` and ``expressions`` (tasks.py), ``plot`` and ``report`` (analysis.py), ``bench`` and
-``sweep`` (experiments.py).
+``solve`` and ``expressions`` (tasks.py), ``plot`` and ``report`` (analysis.py), ``bench``,
+``sweep`` and ``study`` (experiments.py).
 None of them imports torch before it runs, so ``--help`` and the commands that need no model
 (``solve``, ``expressions``) answer at once.
 """
@@ -34,6 +34,7 @@ app.command()(analysis.plot)
 app.command()(analysis.report)
 app.command()(experiments.bench)
 app.command()(experiments.sweep)
+app.command()(experiments.study)
 
 
 def main() -> None:

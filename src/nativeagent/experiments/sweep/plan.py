@@ -339,24 +339,48 @@ def parse_sweep(data: dict[str, Any], path: Path) -> Sweep:
     points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     width = len(str(n_configs - 1))
 
-    base_path = None
-    if settings.config is not None:
-        base_path = path.parent / settings.config
-        if not base_path.is_file():
-            raise SweepError(f"{here} config: file not found: {base_path}")
+    base_path = base_config(settings, path, here)
     base = list(settings.overrides)
-    try:
-        load_config(base_path, settings.preset, base)
-    except ConfigError as err:
-        raise SweepError(f"{here} base settings: {err}") from None
-
     configurations = []
     for i, point in enumerate({**s, **g} for s in samples for g in points):
         slug = _slug(point)
         cid = f"c{i:0{width}d}" + (f"_{slug}" if slug else "")
         swept = [f"{k}={_value_text(v, f'{path}: {k!r}')}" for k, v in point.items()]
         configurations.append(Configuration(cid, point, (*base, *swept)))
-    sweep = Sweep(settings.name or path.stem, path, settings, resources, tuple(configurations), ())
+    return expand(settings, resources, configurations, path, base_path)
+
+
+def base_config(settings: SweepSettings, path: Path, here: str) -> Path | None:
+    """The ``config`` file laid over the preset (relative to ``path``), with the base
+    settings checked by ``load_config``; ``here`` says where in the file they are."""
+    base_path = None
+    if settings.config is not None:
+        base_path = path.parent / settings.config
+        if not base_path.is_file():
+            raise SweepError(f"{here} config: file not found: {base_path}")
+    try:
+        load_config(base_path, settings.preset, list(settings.overrides))
+    except ConfigError as err:
+        raise SweepError(f"{here} base settings: {err}") from None
+    return base_path
+
+
+def expand(
+    settings: SweepSettings,
+    resources: Resources,
+    configurations: Sequence[Configuration],
+    path: Path,
+    base_path: Path | None,
+    section: str = "sweep",
+) -> Sweep:
+    """The sweep of ``configurations`` x seeds, every trial's configuration through
+    ``load_config`` (errors name the key and the configuration; the name is in ``[section]``)."""
+    name = settings.name or path.stem
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise SweepError(
+            f"{path}: [{section}] name: {name!r} is not a usable directory name; set name"
+        )
+    sweep = Sweep(name, path, settings, resources, tuple(configurations), ())
     trials = []
     for c in configurations:
         for seed in sweep.seeds:
@@ -365,8 +389,6 @@ def parse_sweep(data: dict[str, Any], path: Path) -> Sweep:
             except ConfigError as err:
                 raise SweepError(f"{path}: configuration {c.id}: {err}") from None
             trials.append(TrialSpec(c.id, seed, cfg.to_dict()))
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", sweep.name):
-        raise SweepError(f"{here} name: {sweep.name!r} is not a usable directory name; set name")
     return dataclasses.replace(sweep, trials=tuple(trials))
 
 
@@ -378,21 +400,24 @@ def default_out(sweep: Sweep) -> Path:
     return Path("sweeps") / sweep.name
 
 
-def check_out_dir(sweep: Sweep, out_dir: Path, resume: bool) -> None:
-    """Refuse a fresh sweep into a used directory, or a resume of a different or absent sweep."""
+def check_out_dir(
+    sweep: Sweep, out_dir: Path, resume: bool, plan: str = PLAN, what: str = "sweep"
+) -> None:
+    """Refuse a fresh sweep into a used directory, or a resume of a different or absent sweep
+    (``plan``: the file that records it; ``what``: the word messages use)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise SweepError(f"{out_dir} exists and is not a directory")
-    plan_path = out_dir / PLAN
+    plan_path = out_dir / plan
     if not resume:
         if plan_path.exists() or (out_dir / TRIALS_DIR).exists():
             raise SweepError(
-                f"{out_dir} already holds a sweep; continue it with --resume or pick another --out"
+                f"{out_dir} already holds a {what}; continue it with --resume or pick another --out"
             )
         return
     try:
         saved = json.loads(plan_path.read_text())
     except FileNotFoundError:
-        raise SweepError(f"no sweep to resume in {out_dir} (no {PLAN})") from None
+        raise SweepError(f"no {what} to resume in {out_dir} (no {plan})") from None
     except (OSError, ValueError) as err:
         raise SweepError(f"cannot read {plan_path}: {err}") from None
     ours = sweep.plan()["trials"]
@@ -401,7 +426,7 @@ def check_out_dir(sweep: Sweep, out_dir: Path, resume: bool) -> None:
         return
     if not isinstance(theirs, list) or [t.get("id") for t in theirs] != [t["id"] for t in ours]:
         raise SweepError(
-            f"{out_dir} holds a sweep of other configurations or seeds than {sweep.path}; "
+            f"{out_dir} holds a {what} of other configurations or seeds than {sweep.path}; "
             "start a new --out"
         )
     first = next(a["id"] for a, b in zip(ours, theirs, strict=True) if a != b)
@@ -411,11 +436,17 @@ def check_out_dir(sweep: Sweep, out_dir: Path, resume: bool) -> None:
     )
 
 
-def write_plan(sweep: Sweep, out_dir: Path) -> None:
-    """Create ``out_dir`` with ``sweep.json`` and a copy of the sweep file."""
+def write_plan(
+    sweep: Sweep,
+    out_dir: Path,
+    plan: dict[str, Any] | None = None,
+    names: tuple[str, str] = (PLAN, SWEEP_COPY),
+) -> None:
+    """Create ``out_dir`` with the plan (``sweep.json``: ``sweep.plan()`` unless ``plan``) and a
+    copy of the sweep file (``names``: the two files' names)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out_dir / PLAN, sweep.plan())
-    atomic_write_bytes(out_dir / SWEEP_COPY, sweep.path.read_bytes())
+    atomic_write_json(out_dir / names[0], sweep.plan() if plan is None else plan)
+    atomic_write_bytes(out_dir / names[1], sweep.path.read_bytes())
 
 
 def finished_result(run_dir: Path) -> dict[str, Any] | None:

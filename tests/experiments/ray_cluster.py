@@ -62,10 +62,13 @@ def kill_node(cluster: Cluster, node: Any) -> None:
     cluster.remove_node(node, allow_graceful=False)
 
 
-def start_sweep(sweep_file: Path, out: Path, address: str, *extra: str) -> subprocess.Popen:
-    """``nativeagent sweep SWEEP --out OUT --address HEAD`` in a process of its own."""
+def start_sweep(
+    sweep_file: Path, out: Path, address: str, *extra: str, command: str = "sweep"
+) -> subprocess.Popen:
+    """``nativeagent sweep SWEEP --out OUT --address HEAD`` (or ``study``) in a process of its
+    own."""
     log = (out.parent / f"{out.name}.log").open("w")
-    args = ["sweep", str(sweep_file), "--out", str(out), "--address", address, *extra]
+    args = [command, str(sweep_file), "--out", str(out), "--address", address, *extra]
     return subprocess.Popen(
         [sys.executable, "-m", "nativeagent", *args],
         stdout=log,
@@ -79,7 +82,9 @@ def sweep_log(out: Path) -> str:
 
 
 def trial_dirs(out: Path) -> list[Path]:
-    return sorted(p for p in (out / sweep.TRIALS_DIR).glob("*/seed*") if p.is_dir())
+    """Every trial's run directory: ``trials/<configuration>/seed<N>``, where a study's
+    configuration is ``<variant>/split<K>``."""
+    return sorted(p for p in (out / sweep.TRIALS_DIR).rglob("seed*") if p.is_dir())
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,7 @@ def results_without_wall(out: Path) -> dict[str, dict[str, Any]]:
     for run_dir in trial_dirs(out):
         result = json.loads((run_dir / "result.json").read_text())
         metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
-        got[f"{run_dir.parent.name}/{run_dir.name}"] = {
+        got[run_dir.relative_to(out / sweep.TRIALS_DIR).as_posix()] = {
             "result": {k: v for k, v in result.items() if k != "wall_s"},
             "metrics": [{k: v for k, v in m.items() if k != "wall_s"} for m in metrics],
         }

@@ -12,6 +12,7 @@ K] --seed S --episodes E --json`` would score them.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,14 +158,16 @@ def evaluate_run(
         result = json.loads((run_dir / RESULT).read_text())
         loaded: tuple[Any, Config] | None = None
         for e in todo:
+            start = time.perf_counter()
             if e.kind == "held-out" and e.episodes is None and e.seed is None:
                 record = from_final(result)
             else:
                 loaded = loaded or load_policy(run_dir)
                 key = set_key(spec.config, e)
                 record = score(loaded[1], loaded[0], e, None if key is None else expressions[key])
+            record = {"set": e.name, **record, "wall_s": time.perf_counter() - start}
             eval_path(run_dir, e).parent.mkdir(exist_ok=True)
-            atomic_write_json(eval_path(run_dir, e), {"set": e.name, **record})
+            atomic_write_json(eval_path(run_dir, e), record)
 
 
 def study_trial(

@@ -1,11 +1,13 @@
-"""Peak memory of many runs: a 20-seed ``nativeagent bench`` and a 100-trial ``nativeagent sweep``.
+"""Peak memory of many runs: a 20-seed ``nativeagent bench``, a 100-trial ``nativeagent sweep``
+and a 100-run ``nativeagent study``.
 
-    python benchmarks/memory.py [--seeds 20] [--trials 100] [--jobs bench,sweep]
+    python benchmarks/memory.py [--seeds 20] [--trials 100] [--jobs bench,sweep,study]
                                 [--bench-args "--algos a2c,grpo --models gru,transformer"]
 
 Each job runs as a child process; every 0.5 s this script sums the memory of that process and
 all its descendants (for the sweep: the driver, Ray's GCS, raylet and every trial worker) and
-counts the runs finished so far (``result.json`` files in the output). It prints the peak, and
+counts the runs finished so far (``result.json`` files in the output; a study's runs are then
+scored on two expression sets). It prints the peak, and
 the memory after each quarter of the runs finished, so that memory growing with finished runs
 shows as a rising row. PSS (proportional set size) shares each page among the processes that
 map it, so the sum does not count shared libraries once per worker; RSS is the plain sum.
@@ -145,11 +147,28 @@ def sweep_text(trials: int) -> str:
     )
 
 
+def study_text(runs: int) -> str:
+    """A study of two variants of tiny generalization-preset runs, scored on held-out shapes
+    and a sample of 6-operand expressions."""
+    overrides = [*TRIAL, "task.all_reachable=3"]
+    return (
+        f'[study]\nname = "memory"\npreset = "generalization"\nn_seeds = {runs // 2}\n'
+        f"overrides = {json.dumps(overrides)}\n[variants.mlp]\n[variants.gru]\n"
+        "overrides = ['model.kind=\"gru\"']\n"
+        '[[sets]]\nkind = "held-out"\n'
+        '[[sets]]\nkind = "sample"\noperands = 6\nsample = 20\nepisodes = 200\n'
+        "[resources]\ncpus_per_trial = 1\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20, help="seeds of the bench")
     parser.add_argument("--trials", type=int, default=100, help="trials of the sweep")
-    parser.add_argument("--jobs", default="bench,sweep", help="which of bench,sweep to run")
+    parser.add_argument("--runs", type=int, default=100, help="runs of the study")
+    parser.add_argument(
+        "--jobs", default="bench,sweep,study", help="which of bench,sweep,study to run"
+    )
     parser.add_argument(
         "--bench-args",
         default="--algos a2c,grpo --models gru,transformer",
@@ -157,8 +176,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     jobs = [j for j in args.jobs.split(",") if j]
-    if not jobs or set(jobs) - {"bench", "sweep"}:
-        parser.error(f"--jobs takes bench and/or sweep, not {args.jobs!r}")
+    if not jobs or set(jobs) - {"bench", "sweep", "study"}:
+        parser.error(f"--jobs takes some of bench,sweep,study, not {args.jobs!r}")
     print(f"$ {shlex.join(['python', 'benchmarks/memory.py', *sys.argv[1:]])}")
     print(machine_line())
     exe = str(Path(sys.executable).with_name("nativeagent"))
@@ -184,6 +203,15 @@ def main() -> None:
             report("sweep (a local Ray)", command, code, trace, args.trials)
             if code:
                 print((root / "sweep.log").read_text()[-3000:])
+        if "study" in jobs:
+            out = root / "study"
+            path = root / "memory-study.toml"
+            path.write_text(study_text(args.runs))
+            command = [exe, "study", str(path), "--out", str(out)]
+            code, trace = watch(command, out, "trials/*/seed*/result.json", root / "study.log")
+            report("study (a local Ray)", command, code, trace, args.runs // 2 * 2)
+            if code:
+                print((root / "study.log").read_text()[-3000:])
 
 
 def extra_values(extra: list[str], flag: str, default: int) -> list[str]:

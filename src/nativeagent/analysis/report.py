@@ -240,7 +240,8 @@ def build_report(run_dir: Path, search: int = 2000, seed: int = 7, k: int = 3) -
     )
 
 
-def _environment() -> Any:
+def template_environment() -> Any:
+    """Jinja2 over ``analysis/templates`` (the report's and the study's pages), autoescaped."""
     try:
         import jinja2
     except ImportError:
@@ -267,7 +268,7 @@ def render_report(data: ReportData) -> str:
     members = {s: group_tasks(tasks, s) for s in groups}
     total = max(1, data.timeline[-1].last) if data.timeline else 1
     return (
-        _environment()
+        template_environment()
         .get_template(TEMPLATE)
         .render(
             d=data,

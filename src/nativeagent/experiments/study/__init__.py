@@ -49,7 +49,7 @@ per run (``trials/<variant>/split<K>/seed<N>``, with ``evals/<set>.json``), and 
 from the directory alone.
 
 ``plan.py`` reads a study file, ``evaluate.py`` builds the sets and scores the runs,
-``summary.py`` and ``page.py`` write the outputs; ``run_study`` runs it all.
+``summary.py``, ``page.py`` and ``outputs.py`` write the outputs; ``run_study`` runs it all.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ import functools
 from pathlib import Path
 
 from nativeagent.experiments.study.evaluate import build_sets, pending, study_trial
+from nativeagent.experiments.study.outputs import write_summary
 from nativeagent.experiments.study.plan import (
     PLAN,
     STUDY_COPY,
@@ -75,7 +76,6 @@ from nativeagent.experiments.study.summary import (
     SUMMARY_MD,
     Summary,
     collect,
-    write_summary,
 )
 from nativeagent.experiments.sweep.run import Progress, run_trials
 

@@ -10,7 +10,7 @@ import base64
 import time
 from importlib.metadata import version
 
-from nativeagent.analysis.report import _environment
+from nativeagent.analysis.report import template_environment
 from nativeagent.experiments.study.summary import (
     KINDS,
     Summary,
@@ -32,7 +32,7 @@ def render_page(s: Summary, length_png: bytes) -> str:
         for v in s.variants
     }
     return (
-        _environment()
+        template_environment()
         .get_template(TEMPLATE)
         .render(
             s=s,

@@ -1,5 +1,5 @@
-"""A study's results, from its directory alone: ``study.json``, ``summary.md``, ``summary.csv``
-and ``length.png`` (the page is ``page.py``).
+"""A study's results, from its directory alone: what ``study.json``, ``summary.md``,
+``summary.csv`` and ``length.png`` hold (the page is ``page.py``; ``outputs.py`` writes them).
 
 Per variant: seen stages solved k/n; held-out accuracy, mean over runs and the worst run; the
 held-out accuracy by kind (in order, rewritten, memory); the accuracy on every set with its 95%
@@ -18,11 +18,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from nativeagent.analysis.plot import _matplotlib, check_out_path, write_output
+from nativeagent.analysis.plot import _matplotlib
 from nativeagent.experiments.study.evaluate import diverged, eval_path
 from nativeagent.experiments.study.plan import EvalSet
 from nativeagent.experiments.sweep.plan import finished_result
-from nativeagent.fileio import atomic_write_json
 from nativeagent.stats import Estimate, estimate
 
 STUDY_JSON, SUMMARY_MD, SUMMARY_CSV, LENGTH_PNG = (
@@ -456,19 +455,3 @@ def study_json(s: Summary) -> dict[str, Any]:
         "sets": s.plan["sets"],
         "runs": [r.to_dict() for r in s.runs],
     }
-
-
-def write_summary(out_dir: Path) -> Summary:
-    """Write ``study.json``, ``summary.md``, ``summary.csv``, ``length.png`` and the page."""
-    from nativeagent.experiments.study.page import PAGE, render_page
-
-    s = collect(out_dir)
-    for name in (STUDY_JSON, SUMMARY_MD, SUMMARY_CSV, LENGTH_PNG, PAGE):
-        check_out_path(out_dir / name)
-    png = length_png(s)
-    atomic_write_json(out_dir / STUDY_JSON, study_json(s))
-    write_output(out_dir / SUMMARY_MD, markdown(s).encode())
-    write_output(out_dir / SUMMARY_CSV, summary_csv(s).encode())
-    write_output(out_dir / LENGTH_PNG, png)
-    write_output(out_dir / PAGE, render_page(s, png).encode())
-    return s

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from nativeagent.experiments import study as st
 from nativeagent.experiments import sweep
-from nativeagent.experiments.study.evaluate import SETS_DIR, eval_path
+from nativeagent.experiments.study.evaluate import SETS_DIR, build_sets, eval_path
 
 #: Tiny runs of the generalization preset on 2-3 operands (its task set, 17 shapes).
 TINY = [
@@ -94,6 +94,22 @@ def test_variants_times_splits_times_seeds(tmp_path: Path) -> None:
     ]
 
 
+def test_a_set_of_given_expressions(tmp_path: Path) -> None:
+    text = STUDY + "[[sets]]\nkind = 'expressions'\nexpressions = ['a*b+c', 'a-b, (a+b)*c*d']\n"
+    s = st.read_study(write(tmp_path / "given.toml", text))
+    given = s.sets[-1]
+    assert (given.name, given.operands, given.episodes, given.seed) == (
+        "expressions",
+        4,
+        1000,
+        2024,
+    )
+    assert given.expressions == ["a*b+c", "a-b", "(a+b)*c*d"]
+    built = build_sets(s.sweep.specs(tmp_path / "out"), s.sets, tmp_path / "out")
+    (key,) = [k for k in built if k.set_name == "expressions"]
+    assert built[key] == given.expressions
+
+
 def test_the_project_studies_are_valid() -> None:
     gen = st.read_study(Path("configs/studies/generalization.toml"))
     assert list(gen.variants) == ["preset", "gru+read-head", "extended"]
@@ -129,6 +145,13 @@ BAD = [
         "[[sets]] #2 name: '3-operands' is used twice",
     ),
     ("[[sets]]\nkind = 'sample'\noperands = 9\nsample = 5\nepisodes = 0\n", "#1 episodes"),
+    ("[[sets]]\nkind = 'expressions'\n", '#1 expressions: kind = "expressions" needs'),
+    ("[[sets]]\nkind = 'expressions'\nexpressions = ['a+']\n", "#1 expressions: "),
+    ("[[sets]]\nkind = 'every'\noperands = 3\nexpressions = ['a']\n", "#1 expressions: only"),
+    (
+        "[[sets]]\nkind = 'expressions'\nexpressions = ['a*b', 'a*(b+c)']\n",
+        "configuration base: expression a*(b+c)",
+    ),
 ]
 
 

@@ -35,7 +35,10 @@ STUDY.toml (field names are ``section.key`` as in ``--set``)::
     kind = "sample"           # 200 expressions over 8 operands, half needing memory
     operands = 8
     sample = 200
-    # name = "8-operands"     # default: held-out, N-operands
+    # name = "8-operands"     # default: held-out, N-operands, expressions
+    [[sets]]
+    kind = "expressions"      # these, as nativeagent eval --expressions takes them
+    expressions = ["a*b+c*d*e", "(a+b)*(c+d+e)"]
 
     [resources]               # as in a sweep file
     cpus_per_trial = 1

@@ -59,7 +59,7 @@ def build_sets(
     specs: Sequence[TrialSpec], sets: Sequence[EvalSet], out_dir: Path
 ) -> dict[SetKey, list[str]]:
     """Every expression set the runs need, read from ``out_dir/sets`` or drawn and saved there."""
-    from nativeagent.tasks.generate import reachable_set
+    from nativeagent.tasks.generate import check_computable, parse_expressions, reachable_set
 
     by_name = {e.name: e for e in sets}
     keys = {k for s in specs for e in sets if (k := set_key(s.config, e)) is not None}
@@ -69,7 +69,12 @@ def build_sets(
         if not path.exists():
             e = by_name[key.set_name]
             assert e.operands is not None
-            tasks = reachable_set(e.operands, key.machine, key.max_steps, e.sample, e.seed or 0)
+            if e.expressions is not None:  # given: each must be computable within the limit
+                tasks = check_computable(
+                    parse_expressions(e.expressions), key.machine, key.max_steps
+                )
+            else:
+                tasks = reachable_set(e.operands, key.machine, key.max_steps, e.sample, e.seed or 0)
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_json(path, [t.expression for t in tasks])
         built[key] = json.loads(path.read_text())

@@ -17,6 +17,7 @@ from nativeagent.experiments.study.summary import (
     describe_set,
     kind_values,
     mean_ci,
+    split_seeds,
     variant_row,
 )
 
@@ -41,6 +42,7 @@ def render_page(s: Summary, length_png: bytes) -> str:
             kind_names=KINDS,
             describe=lambda e: describe_set(e).replace("`", ""),
             finished=sum(r.complete for r in s.runs),
+            splits=split_seeds(s),
             plot_uri="data:image/png;base64," + base64.b64encode(length_png).decode(),
             generated=time.strftime("%Y-%m-%d %H:%M:%S"),
             version=version("nativeagent"),

@@ -47,7 +47,11 @@ from nativeagent.experiments.sweep.plan import (
     base_config,
     expand,
 )
-from nativeagent.tasks.generate import MAX_LISTED_OPERANDS
+from nativeagent.tasks.generate import (
+    MAX_LISTED_OPERANDS,
+    check_computable,
+    parse_expressions,
+)
 
 SECTIONS = ("study", "variants", "sets", "resources")
 #: The study's plan in its directory: the sweep's trials, the variants and the sets.
@@ -104,11 +108,14 @@ class Variant:
 class EvalSet:
     """One ``[[sets]]`` entry: what every run is scored on after training."""
 
-    kind: Literal["held-out", "every", "sample"]
+    kind: Literal["held-out", "every", "sample", "expressions"]
     """``held-out``: the run's held-out shapes; ``every``: every expression over ``operands``
-    operands the machine computes; ``sample``: ``sample`` of them, drawn with ``seed``."""
+    operands the machine computes; ``sample``: ``sample`` of them, drawn with ``seed``;
+    ``expressions``: the ``expressions`` given."""
     operands: int | None = Field(None, ge=2, le=26)
     sample: int | None = Field(None, ge=1)
+    expressions: list[str] | None = Field(None, min_length=1)
+    """kind = "expressions": the expressions, as ``nativeagent eval --expressions`` takes them."""
     episodes: int | None = Field(None, ge=1)
     """Greedy episodes in all (default 1000); held-out: per run, from its final evaluation
     unless ``episodes`` or ``seed`` is given."""
@@ -184,7 +191,25 @@ def _check_overrides(overrides: list[str], where: str) -> None:
 
 def _filled(entry: EvalSet, where: str) -> EvalSet:
     """A set with its name, episodes and seed filled in, or a one-line error naming the key."""
-    if entry.kind == "held-out":
+    if entry.kind != "expressions" and entry.expressions is not None:
+        raise SweepError(f'{where} expressions: only used with kind = "expressions"')
+    if entry.kind == "expressions":
+        for key in ("operands", "sample"):
+            if getattr(entry, key) is not None:
+                raise SweepError(f'{where} {key}: not used with kind = "expressions"')
+        if entry.expressions is None:
+            raise SweepError(f'{where} expressions: kind = "expressions" needs expressions = [...]')
+        try:
+            tasks = parse_expressions(entry.expressions)
+        except ValueError as err:
+            raise SweepError(f"{where} expressions: {err}") from None
+        entry = dataclasses.replace(
+            entry,
+            expressions=[t.expression for t in tasks],
+            operands=max(t.n_operands for t in tasks),
+            name=entry.name or "expressions",
+        )
+    elif entry.kind == "held-out":
         for key in ("operands", "sample"):
             if getattr(entry, key) is not None:
                 raise SweepError(f'{where} {key}: not used with kind = "held-out"')
@@ -293,11 +318,17 @@ def parse_study(data: dict[str, Any], path: Path) -> Study:
     sweep = expand(sweep_settings, resources, configurations, path, base_path, "study")
     if any(e.kind != "held-out" for e in sets):
         from nativeagent.config import from_dict
-        from nativeagent.training.expressions import check_machine_for
+        from nativeagent.training.expressions import check_machine_for, step_limit
 
+        given = [e for e in sets if e.expressions is not None]
         for t in sweep.trials[:: len(sweep.seeds)]:  # one per configuration
             try:
-                check_machine_for(from_dict(t.config))
+                cfg = from_dict(t.config)
+                machine = check_machine_for(cfg)
+                for e in given:  # each computable within the run's step limit
+                    assert e.expressions is not None and e.operands is not None
+                    tasks = parse_expressions(e.expressions)
+                    check_computable(tasks, machine, step_limit(cfg, e.operands))
             except ValueError as err:
                 raise SweepError(f"{path}: configuration {t.config_id}: {err}") from None
     if any(e.kind == "held-out" for e in sets):

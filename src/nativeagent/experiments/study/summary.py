@@ -310,6 +310,12 @@ def describe_set(e: EvalSet) -> str:
         if e.episodes is None:
             return "the run's held-out shapes, from its final evaluation (result.json)"
         return f"the run's held-out shapes: `eval RUN --episodes {e.episodes} --seed {e.seed}`"
+    if e.expressions is not None:
+        shown = " ".join(e.expressions[:4]) + (" ..." if len(e.expressions) > 4 else "")
+        return (
+            f"{len(e.expressions)} given expressions of up to {e.operands} operands: `eval RUN "
+            f"--expressions {shown} --episodes {e.episodes} --seed {e.seed}`"
+        )
     sample = f" --sample {e.sample}" if e.kind == "sample" else ""
     return (
         f"{'every expression' if e.kind == 'every' else f'{e.sample} expressions'} over "
@@ -330,7 +336,7 @@ def markdown(s: Summary) -> str:
         "",
         f"Made by `{s.command}`. {finished} of {len(s.runs)} runs finished"
         + ("." if finished == len(s.runs) else " (the tables show those that did)."),
-        f"Base: {base}; splits {', '.join(map(str, _splits(s))) or '(the base)'}; "
+        f"Base: {base}; splits {', '.join(map(str, split_seeds(s))) or '(the base)'}; "
         f"seeds {', '.join(map(str, s.plan['seeds']))}.",
         "",
         "Sets every run is scored on:",
@@ -365,7 +371,8 @@ def markdown(s: Summary) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _splits(s: Summary) -> list[int]:
+def split_seeds(s: Summary) -> list[int]:
+    """The splits (``task.split_seed``) the study's runs were trained on."""
     return sorted({r.split for r in s.runs if r.split is not None})
 
 
@@ -396,7 +403,8 @@ def _positions(s: Summary) -> tuple[list[float], list[str]]:
         else:
             assert e.operands is not None
             xs.append(float(e.operands))
-            labels.append(str(e.operands) + ("" if e.kind == "every" else f"\n({e.sample})"))
+            extra = {"every": "", "sample": f"\n({e.sample})", "expressions": "\n(given)"}
+            labels.append(str(e.operands) + extra[e.kind])
     return xs, labels
 
 

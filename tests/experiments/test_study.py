@@ -7,16 +7,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import logging
-import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import ray
 import tomllib
 from typer.testing import CliRunner
 
@@ -187,19 +183,6 @@ def test_a_study_the_runs_cannot_serve_is_refused(tmp_path: Path) -> None:
 
 
 # --- a real study on a local Ray ------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    saved = os.environ.get("RAY_USAGE_STATS_ENABLED")
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, logging_level=logging.WARNING)
-    yield
-    ray.shutdown()
-    if saved is None:
-        os.environ.pop("RAY_USAGE_STATS_ENABLED")
-    else:
-        os.environ["RAY_USAGE_STATS_ENABLED"] = saved
 
 
 @pytest.fixture(scope="module")

@@ -7,19 +7,16 @@ from its checkpoint, the resume of an interrupted sweep, and a trial that keeps 
 
 import csv
 import json
-import logging
 import os
 import shutil
 import signal
 import statistics
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import ray
 from typer.testing import CliRunner
 
 from nativeagent.config import from_dict
@@ -322,20 +319,6 @@ def test_summary_numbers_from_the_result_files(tmp_path: Path) -> None:
 
 
 # --- real sweeps on a local Ray -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    """One small local Ray for the module: 2 CPUs, no dashboard, no usage stats."""
-    saved = os.environ.get("RAY_USAGE_STATS_ENABLED")
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, logging_level=logging.WARNING)
-    yield
-    ray.shutdown()
-    if saved is None:
-        os.environ.pop("RAY_USAGE_STATS_ENABLED")
-    else:
-        os.environ["RAY_USAGE_STATS_ENABLED"] = saved
 
 
 def results_of(out: Path) -> dict[str, dict[str, Any]]:

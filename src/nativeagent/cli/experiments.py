@@ -104,6 +104,15 @@ def bench(
     )
 
 
+#: ``--address`` of ``sweep`` and ``study``: the Ray cluster to run on.
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        envvar="RAY_ADDRESS", help="Ray cluster HOST:PORT (default: a local Ray on this machine)."
+    ),
+]
+
+
 def _trial_printer(progress: Any, task: Any) -> Any:
     """The sweep machinery's ``progress`` callback: advance the bar, print a line per trial."""
     from nativeagent.experiments import sweep as sw
@@ -136,13 +145,7 @@ def sweep(
     resume: Annotated[
         bool, typer.Option("--resume", help="Finish the unfinished trials of the sweep in --out.")
     ] = False,
-    address: Annotated[
-        str | None,
-        typer.Option(
-            envvar="RAY_ADDRESS",
-            help="Ray cluster HOST:PORT (default: a local Ray on this machine).",
-        ),
-    ] = None,
+    address: RayAddress = None,
 ) -> None:
     """Grid or random search over settings and seeds, every trial a training run on Ray Tune."""
     import shlex
@@ -221,13 +224,7 @@ def study(
     resume: Annotated[
         bool, typer.Option("--resume", help="Finish the unfinished runs of the study in --out.")
     ] = False,
-    address: Annotated[
-        str | None,
-        typer.Option(
-            envvar="RAY_ADDRESS",
-            help="Ray cluster HOST:PORT (default: a local Ray on this machine).",
-        ),
-    ] = None,
+    address: RayAddress = None,
     summary: Annotated[
         bool,
         typer.Option("--summary", help="Rebuild the outputs of the study in DIR from it alone."),

@@ -20,9 +20,11 @@ from typing import Any
 
 from nativeagent.analysis.plot import _matplotlib
 from nativeagent.experiments.study.evaluate import diverged, eval_path
-from nativeagent.experiments.study.plan import EvalSet
+from nativeagent.experiments.study.plan import EvalSet, read_plan
 from nativeagent.experiments.sweep.plan import finished_result
 from nativeagent.stats import Estimate, estimate
+from nativeagent.tasks.kinds import KINDS, classify
+from nativeagent.tasks.task import Task
 
 STUDY_JSON, SUMMARY_MD, SUMMARY_CSV, LENGTH_PNG = (
     "study.json",
@@ -30,15 +32,11 @@ STUDY_JSON, SUMMARY_MD, SUMMARY_CSV, LENGTH_PNG = (
     "summary.csv",
     "length.png",
 )
-KINDS = ("in order", "rewritten", "memory")
 
 
 @cache
 def kind_of(expression: str) -> str:
     """``in order``, ``rewritten`` or ``memory`` (``nativeagent.tasks.kinds``)."""
-    from nativeagent.tasks.kinds import classify
-    from nativeagent.tasks.task import Task
-
     return classify(Task.parse(expression).tree)
 
 
@@ -61,16 +59,18 @@ class Run:
     run_dir: str  # relative to the study's directory
     result: dict[str, Any] | None  # result.json (or diverged.json); None: not finished
     evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    diverged: bool = False  # its loss became non-finite: there is no model to score
     complete: bool = False  # trained (or diverged) and scored on every set
-
-    @property
-    def diverged(self) -> bool:
-        return self.result is not None and "held_out" not in self.result and "error" in self.result
 
     @property
     def scored(self) -> bool:
         """Trained and scored on every set of the study."""
-        return self.result is not None and not self.diverged and self.complete
+        return self.complete and not self.diverged
+
+    @property
+    def status(self) -> str:
+        """``diverged``, ``scored`` or ``unfinished``."""
+        return "diverged" if self.diverged else "scored" if self.scored else "unfinished"
 
     def accuracy(self, set_name: str) -> float:
         return float(self.evaluations[set_name]["accuracy"])
@@ -84,7 +84,7 @@ class Run:
             "split": self.split,
             "seed": self.seed,
             "run_dir": self.run_dir,
-            "status": "diverged" if self.diverged else "scored" if self.scored else "unfinished",
+            "status": self.status,
             "result": self.result,
             "evaluations": self.evaluations,
         }
@@ -128,8 +128,6 @@ class Summary:
 
 def collect(out_dir: Path) -> Summary:
     """Every run of the study in ``out_dir`` (from ``plan.json`` and the run directories)."""
-    from nativeagent.experiments.study.plan import read_plan
-
     plan = read_plan(out_dir)
     sets = tuple(EvalSet(**e) for e in plan["sets"])
     runs = []
@@ -139,12 +137,13 @@ def collect(out_dir: Path) -> Summary:
         split = t["config"]["task"]["split_seed"] if len(t["id"].split("/")) == 3 else None
         run = Run(variant, split, t["config"]["train"]["seed"], t["run_dir"], None)
         run.result = finished_result(run_dir)
+        run.diverged = diverged(run_dir)
         for e in sets:
             path = eval_path(run_dir, e)
             if path.exists():
                 run.evaluations[str(e.name)] = json.loads(path.read_text())
         run.complete = run.result is not None and (
-            diverged(run_dir) or len(run.evaluations) == len(sets)
+            run.diverged or len(run.evaluations) == len(sets)
         )
         runs.append(run)
     return Summary(plan, sets, tuple(runs))
@@ -285,8 +284,7 @@ def run_table(s: Summary) -> list[str]:
     header += [str(e.name) for e in s.lengths] + ["updates", "wall s"]
     rows = []
     for r in s.runs:
-        status = "diverged" if r.diverged else "scored" if r.scored else "unfinished"
-        cells = [r.variant, "-" if r.split is None else str(r.split), str(r.seed), status]
+        cells = [r.variant, "-" if r.split is None else str(r.split), str(r.seed), r.status]
         cells.append("-" if r.result is None else "yes" if r.result.get("solved") else "no")
         if not r.scored:
             cells += ["-"] * (len(header) - len(cells))

@@ -141,8 +141,8 @@ class Study:
 
     @property
     def splits(self) -> tuple[int, ...]:
-        s = self.settings
-        return tuple(s.splits) if s.splits is not None else tuple(range(s.n_splits or 0))
+        """The ``task.split_seed`` of the runs (none given: the base settings' own)."""
+        return _splits(self.settings)
 
     def plan(self) -> dict[str, Any]:
         """What ``plan.json`` holds: the sweep's plan (its ``trials`` are what ``--resume``
@@ -236,11 +236,18 @@ def _filled(entry: EvalSet, where: str) -> EvalSet:
     )
 
 
+def _splits(settings: StudySettings) -> tuple[int, ...]:
+    s = settings
+    return tuple(s.splits) if s.splits is not None else tuple(range(s.n_splits or 0))
+
+
 def _unique(values: list[int] | None, where: str) -> None:
-    for v in values or []:
+    if values is None:
+        return
+    for v in values:
         if v < 0:
             raise SweepError(f"{where}: must be at least 0 (got {v})")
-        if values is not None and values.count(v) > 1:
+        if values.count(v) > 1:
             raise SweepError(f"{where}: {v} is listed twice")
 
 
@@ -298,10 +305,7 @@ def parse_study(data: dict[str, Any], path: Path) -> Study:
         max_failures=settings.max_failures,
     )
     base_path = base_config(sweep_settings, path, here)
-    study = Study(
-        path, settings, variants, tuple(sets), Sweep("", path, sweep_settings, resources, (), ())
-    )
-    splits: tuple[int | None, ...] = study.splits or (None,)
+    splits: tuple[int | None, ...] = _splits(settings) or (None,)
     configurations = [
         Configuration(
             f"{vname}/split{k}" if k is not None else vname,
@@ -339,7 +343,7 @@ def parse_study(data: dict[str, Any], path: Path) -> Study:
                     f"{path}: configuration {t.config_id} holds no shapes out (task.held_out = 0 "
                     'and no task.held_out_expressions), so it cannot be scored on kind = "held-out"'
                 )
-    return dataclasses.replace(study, sweep=sweep)
+    return Study(path, settings, variants, tuple(sets), sweep)
 
 
 def default_out(study: Study) -> Path:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -49,3 +52,26 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         sys.argv = old
     captured = capsys.readouterr()
     return int(info.value.code or 0), captured.out, captured.err
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run Debian's headless Chromium; fail (never skip) when it is not installed."""
+    exe = shutil.which("chromium")
+    if exe is None:
+        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run does this)")
+    profile = Path(tmp_path) / f"profile{len(list(tmp_path.glob('profile*')))}"
+    profile.mkdir()
+    cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", timeout=120)

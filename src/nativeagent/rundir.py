@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nativeagent.errors import RunDirError
 
 CHECKPOINT = "checkpoint.pt"
@@ -11,4 +13,10 @@ METRICS = "metrics.jsonl"
 COMMAND = "command.txt"
 
 
-__all__ = ["CHECKPOINT", "COMMAND", "METRICS", "RESULT", "RunDirError"]
+def is_finished(run_dir: Path) -> bool:
+    """Whether training of the run in ``run_dir`` has finished: it writes ``result.json`` last,
+    so a run still training, or stopped on the way, has none (the one rule every command uses)."""
+    return (run_dir / RESULT).is_file()
+
+
+__all__ = ["CHECKPOINT", "COMMAND", "METRICS", "RESULT", "RunDirError", "is_finished"]

@@ -84,6 +84,15 @@ def test_one_real_run_gives_a_real_png(real_run: Path, tmp_path: Path) -> None:
     assert_real_image(out)
 
 
+def test_every_panel_has_its_own_x_tick_labels(real_run: Path) -> None:
+    fig = make_figure([load_curves(real_run)])
+    fig.canvas.draw()  # the tick labels get their text when drawn
+    assert len(fig.axes) == 4
+    for ax in fig.axes:
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_visible()]
+        assert labels and all(labels), (ax.get_title(), labels)
+
+
 def test_several_runs_of_different_lengths(real_run: Path, tmp_path: Path) -> None:
     long = fake_run(
         tmp_path / "long", [[0.1, 0, 0], [1, 0.2, 0], [1, 1, 0.3], [1, 1, 1]], [0, 1, 2, 2]
@@ -225,9 +234,10 @@ def test_missing_matplotlib_says_how_to_install(
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.setitem(sys.modules, name, None)
     out = tmp_path / "x.png"
-    assert "pip install 'nativeagent[plot]'" in invoke_fails(
-        ["plot", str(real_run), "--out", str(out)], out
-    )
+    assert (
+        "plotting needs matplotlib, a dependency of nativeagent that is not installed: "
+        "pip install 'matplotlib>=3.7'"
+    ) in invoke_fails(["plot", str(real_run), "--out", str(out)], out)
 
 
 def test_core_package_does_not_import_matplotlib_or_jinja2() -> None:

@@ -8,13 +8,13 @@ import io
 import json
 import re
 import shutil
-import subprocess
 import sys
 from itertools import pairwise
 from pathlib import Path
 
 import matplotlib.image
 import pytest
+from helpers import chromium
 from typer.testing import CliRunner
 
 from nativeagent.analysis.report import (
@@ -28,6 +28,7 @@ from nativeagent.cli import app
 from nativeagent.config import load_config
 from nativeagent.tasks import Task
 from nativeagent.tokens import name as token_name
+from nativeagent.training.evaluate import OPTIMALITY_NOTE
 from nativeagent.training.explain import Explanation
 from nativeagent.training.train import train
 
@@ -39,16 +40,6 @@ SMALL = [
     "train.threads=1",
 ]
 SEARCH = 400
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +88,19 @@ def test_page_is_self_contained_and_complete(run_dir: Path, page: Path) -> None:
     assert (run_dir / "config.toml").read_text().strip() in html.unescape(source)
     examples = text_of(element(source, "section", "examples"))
     assert "Correct" in examples and "Failed" in examples and f"{SEARCH} fresh" in examples
+
+
+def test_the_accuracy_table_shows_and_explains_optimality(run_dir: Path, page: Path) -> None:
+    source = page.read_text()
+    result = json.loads((run_dir / "result.json").read_text())
+    table = text_of(element(source, "table", "accuracy"))
+    for s in range(3):
+        opt = result["optimality"][str(s)]
+        shown = "–" if opt is None else f"{opt:.3f}"
+        assert f"{accuracy_row(result, s)} {shown} " in table, table
+    note = text_of(element(source, "p", "optimality-note"))
+    assert note == f"O{OPTIMALITY_NOTE[1:]}."
+    assert note.startswith("Optimality: the agent's program length over the solver's shortest")
 
 
 def shortest(expression: str) -> str:
@@ -234,19 +238,11 @@ def test_missing_jinja2_says_how_to_install(
     monkeypatch.setitem(sys.modules, "jinja2", None)
     out = tmp_path / "r.html"
     result = CliRunner().invoke(app, ["report", str(run_dir), "--out", str(out), "--search", "5"])
-    assert result.exit_code == 2 and "pip install 'nativeagent[plot]'" in result.stderr
+    assert result.exit_code == 2 and (
+        "the HTML report needs jinja2, a dependency of nativeagent that is not installed: "
+        "pip install 'jinja2>=3.1'"
+    ) in result.stderr
     assert not out.exists()
-
-
-def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run Debian's headless Chromium; fail (never skip) when it is not installed."""
-    exe = shutil.which("chromium")
-    if exe is None:
-        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run does this)")
-    profile = Path(tmp_path) / f"profile{len(list(tmp_path.glob('profile*')))}"
-    profile.mkdir()
-    cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", timeout=120)
 
 
 def test_chromium_shows_the_table_and_traces(run_dir: Path, page: Path, tmp_path: Path) -> None:

@@ -47,7 +47,9 @@ def test_json_schema_and_episodes_per_expression(
     )
     assert code == 0, err
     data = json.loads(out)
-    assert set(data) == {"overall", "expressions", "machine", "max_steps"}
+    progress = {"finished", "update", "max_updates", "training_process"}  # how far training got
+    assert set(data) == {"overall", "expressions", "machine", "max_steps", *progress}
+    assert data["finished"] is True and data["training_process"] is None
     overall = data["overall"]
     assert set(overall) == {"accuracy", "interval", "episodes"} and overall["episodes"] == 50
     low, high = overall["interval"]
@@ -132,7 +134,8 @@ def test_without_a_set_eval_is_unchanged(
 ) -> None:
     code, out, err = run_main(["eval", str(task_run), "--json", "--episodes", "20"], capsys)
     assert code == 0, err
-    assert set(json.loads(out)) == {"accuracy", "stages"}
+    progress = {"finished", "update", "max_updates", "training_process"}  # how far training got
+    assert set(json.loads(out)) == {"accuracy", "stages", *progress}
     code, out, err = run_main(
         ["eval", str(task_run), "--json", "--episodes", "20", "--machine", "canonical"], capsys
     )

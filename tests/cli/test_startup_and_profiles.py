@@ -1,10 +1,12 @@
-"""Commands that need no model start without torch; ``solve`` and ``expressions`` on a profile."""
+"""Commands that need no model start without torch; ``--version``; ``solve`` and ``expressions``
+on a profile."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from importlib import metadata
 
 import pytest
 from typer.testing import CliRunner
@@ -29,6 +31,7 @@ print("torch" in sys.modules, "gymnasium" in sys.modules, file=sys.stderr)
     "args",
     [
         ["--help"],
+        ["--version"],
         ["train", "--help"],
         ["solve", "a*(b+c)", "--machine", "extended"],
         ["expressions", "--operands", "4"],
@@ -41,6 +44,30 @@ def test_commands_that_need_no_model_never_import_torch(args: list[str]) -> None
     )
     assert proc.stdout, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "False False"
+
+
+def test_version_names_the_installed_distribution() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "nativeagent", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout == f"nativeagent {metadata.version('nativeagent')}\n"
+
+
+def test_version_falls_back_to_the_package_attribute(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nativeagent
+    from nativeagent import cli
+
+    def not_installed(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(cli, "version", not_installed)
+    monkeypatch.setattr(nativeagent, "__version__", "9.8.7")
+    out = CliRunner().invoke(app, ["--version"])
+    assert out.exit_code == 0 and out.stdout == "nativeagent 9.8.7\n"
 
 
 def test_solve_on_the_extended_machine() -> None:

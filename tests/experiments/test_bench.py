@@ -248,5 +248,8 @@ def test_missing_matplotlib_is_reported_before_any_run(
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.setitem(sys.modules, name, None)
     result = CliRunner().invoke(app, ["bench", "--seeds", "1", "--out", str(tmp_path / "x")])
-    assert result.exit_code == 2 and "pip install 'nativeagent[plot]'" in result.stderr
+    assert result.exit_code == 2 and (
+        "plotting needs matplotlib, a dependency of nativeagent that is not installed: "
+        "pip install 'matplotlib>=3.7'"
+    ) in result.stderr
     assert fake_runner == [] and not (tmp_path / "x").exists()

@@ -90,15 +90,15 @@ def test_a_left_temporary_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_reader_that_changes_the_run_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nativeagent.training import export
+    from nativeagent.training import checkpoint
 
-    load = export.load_trained
+    load = checkpoint.load_checkpoint
 
-    def touching(path: Path, device: str = "cpu") -> object:
+    def touching(path: Path) -> object:  # what eval reads its weights and update with
         (path / "metrics.jsonl").write_text("")
-        return load(path, device)
+        return load(path)
 
-    monkeypatch.setattr(export, "load_trained", touching)
+    monkeypatch.setattr(checkpoint, "load_checkpoint", touching)
     with pytest.raises(AssertionError, match="changed"):
         s.check_run_dir("eval", s.Corruption("command.txt", "empty"))
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from nativeagent.config import load_config
+from nativeagent.rundir import is_finished
 from nativeagent.training.checkpoint import load_checkpoint, load_policy
 from nativeagent.training.evaluate import evaluate
 from nativeagent.training.explain import explain
@@ -57,6 +58,21 @@ def test_same_seed_same_weights_other_seed_differs(tmp_path: Path) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
     assert (tmp_path / "a" / "metrics.jsonl").read_text() != ""
+
+
+def test_a_run_trained_over_another_is_unfinished_until_its_own_result(tmp_path: Path) -> None:
+    """``--overwrite``: the old run's result.json would call the new run finished."""
+    short = [*STAGE0[:2], "train.max_updates=4", "train.log_every=1", "train.threads=1"]
+    short.append("train.final_eval_episodes=10")
+    train(load_config(overrides=short), tmp_path)
+    seen: list[bool] = []
+    again = train(
+        load_config(overrides=[*short, "train.seed=1"]),
+        tmp_path,
+        lambda r: seen.append(is_finished(tmp_path)),
+    )
+    assert seen == [False] * 4 and is_finished(tmp_path)
+    assert json.loads((tmp_path / "result.json").read_text())["seed"] == again["seed"] == 1
 
 
 def test_task_mode_run_learns_a_curriculum_of_expressions(tmp_path: Path) -> None:

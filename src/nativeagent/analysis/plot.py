@@ -1,4 +1,4 @@
-"""Training curves of one or more run directories as one PNG (extra ``[plot]``: matplotlib).
+"""Training curves of one or more run directories as one PNG (matplotlib, imported only to draw).
 
 Four panels: greedy accuracy per stage (and on held-out shapes, when the run has some) and the
 curriculum stage, each against updates and against wall time. The stages and their names come
@@ -24,7 +24,6 @@ from nativeagent.fileio import atomic_write_bytes
 from nativeagent.rundir import METRICS, RunDirError
 from nativeagent.tasks.task import STAGES
 
-INSTALL_HINT = "pip install 'nativeagent[plot]'"
 #: Stage colours (matplotlib's tab10 without its grey), cycled when there are more stages;
 #: shared by the plots and the HTML report.
 STAGE_COLORS = (
@@ -259,13 +258,28 @@ def hold_step(grid: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y[np.minimum(i, len(y) - 1)]
 
 
+def missing_dependency(package: str, needed_for: str) -> ConfigError:
+    """The error for a core dependency that is not installed (a damaged installation).
+
+    >>> print(missing_dependency("jinja2>=3.1", "the report"))  # doctest: +NORMALIZE_WHITESPACE
+    the report needs jinja2, a dependency of nativeagent that is not installed:
+    pip install 'jinja2>=3.1'
+    """
+    name = package.split(">")[0]
+    return ConfigError(
+        f"{needed_for} needs {name}, a dependency of nativeagent that is not installed: "
+        f"pip install '{package}'"
+    )
+
+
 def _matplotlib() -> tuple[Any, Any]:
-    """``(Figure, FigureCanvasAgg)``, or a ``ConfigError`` that says how to install matplotlib."""
+    """``(Figure, FigureCanvasAgg)``, imported now (not when the module is), or a
+    ``ConfigError`` that says how to install matplotlib."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise ConfigError(f"plotting needs matplotlib: {INSTALL_HINT}") from None
+        raise missing_dependency("matplotlib>=3.7", "plotting") from None
     return Figure, FigureCanvasAgg
 
 
@@ -382,7 +396,8 @@ def check_same_stages(runs: list[RunCurves], run_dirs: Sequence[Path] | None = N
 
 
 def make_figure(runs: list[RunCurves], dpi: int = 110) -> Any:
-    """The four-panel matplotlib ``Figure`` of ``runs`` (on an Agg canvas)."""
+    """The four-panel matplotlib ``Figure`` of ``runs`` (on an Agg canvas); every panel has its
+    own x tick labels."""
     check_same_stages(runs)
     figure_cls, canvas_cls = _matplotlib()
     fig = figure_cls(figsize=(12, 7.5), dpi=dpi, layout="constrained")
@@ -395,6 +410,7 @@ def make_figure(runs: list[RunCurves], dpi: int = 110) -> Any:
             ax = axes[row, col]
             _mark_events(ax, runs, axis)
             ax.set_xlabel(AXIS_LABEL[axis])
+            ax.tick_params(labelbottom=True)  # sharex hides them above the bottom row
             ax.grid(alpha=0.3)
     axes[0, 0].set_title("greedy accuracy per stage vs updates", fontsize=11)
     axes[0, 1].set_title("greedy accuracy per stage vs wall time", fontsize=11)

@@ -4,8 +4,8 @@ Stages, their names and the held-out tasks come from the run's task set (its con
 any curriculum works, not only the three built-in stages.
 
 Everything is inline (CSS, and the plots as base64 PNG data URIs), so the file can be mailed or
-archived alone. Rendering needs the ``[plot]`` extra (matplotlib and jinja2); the page's
-template is ``templates/report.html.j2``.
+archived alone. Rendering uses matplotlib and jinja2 (core dependencies, imported only when a
+page is rendered); the page's template is ``templates/report.html.j2``.
 """
 
 from __future__ import annotations
@@ -22,21 +22,21 @@ import tomli_w
 import torch
 
 from nativeagent.analysis.plot import (
-    INSTALL_HINT,
     check_out_path,
     load_curves,
+    missing_dependency,
     read_metrics,
     render_png,
     stage_color,
     write_output,
 )
 from nativeagent.build import build_task_set
-from nativeagent.config import CONFIG_TOML, Config, ConfigError
+from nativeagent.config import CONFIG_TOML, Config
 from nativeagent.tasks.task import Task
 from nativeagent.tasks.taskset import TaskSet
 from nativeagent.tokens import name
 from nativeagent.training.checkpoint import RunDirError, load_policy, read_result
-from nativeagent.training.evaluate import HELD_OUT, StageAccuracy
+from nativeagent.training.evaluate import HELD_OUT, OPTIMALITY_NOTE, StageAccuracy
 from nativeagent.training.explain import Explanation, explain
 
 #: The page's Jinja2 template, in ``analysis/templates``.
@@ -57,6 +57,7 @@ class AccuracyRow:
     episodes: int
     mastered: bool
     expressions: tuple[str, ...] = ()  # every expression of the row, when it has several
+    optimality: float | None = None  # see training.evaluate.OPTIMALITY_NOTE; None: not recorded
 
     @property
     def held_out(self) -> bool:
@@ -148,6 +149,7 @@ def accuracy_rows(result: dict[str, Any], mastery: float, tasks: TaskSet) -> lis
             episodes=a.episodes,
             mastered=a.accuracy >= mastery,
             expressions=_several([t.expression for t in group_tasks(tasks, s)]),
+            optimality=a.optimality,
         )
         for s, a in table.items()
     ]
@@ -245,7 +247,7 @@ def template_environment() -> Any:
     try:
         import jinja2
     except ImportError:
-        raise ConfigError(f"the HTML report needs jinja2: {INSTALL_HINT}") from None
+        raise missing_dependency("jinja2>=3.1", "the HTML report") from None
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("nativeagent.analysis", "templates"),
         autoescape=True,
@@ -287,6 +289,7 @@ def render_report(data: ReportData) -> str:
             },
             expressions={s: [t.expression for t in ts] for s, ts in members.items()},
             listed=LISTED_EXPRESSIONS,
+            optimality_note=OPTIMALITY_NOTE,
             generated=time.strftime("%Y-%m-%d %H:%M:%S"),
             version=version("nativeagent"),
         )

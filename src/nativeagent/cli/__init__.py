@@ -3,20 +3,22 @@
 ``train`` (train.py), ``eval`` and ``explain`` (evaluate.py), ``export`` (export.py),
 ``solve`` and ``expressions`` (tasks.py), ``plot`` and ``report`` (analysis.py), ``bench``,
 ``sweep`` and ``study`` (experiments.py).
-None of them imports torch before it runs, so ``--help`` and the commands that need no model
-(``solve``, ``expressions``) answer at once.
+None of them imports torch before it runs, so ``--help``, ``--version`` and the commands that
+need no model (``solve``, ``expressions``) answer at once.
 """
 
 from __future__ import annotations
 
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from nativeagent.cli import analysis, evaluate, experiments, export, tasks
 from nativeagent.cli import train as train_command
-from nativeagent.cli.common import console, err_console, one_line
+from nativeagent.cli.common import console, err_console, one_line, say
 
 app = typer.Typer(
     add_completion=False,
@@ -24,6 +26,34 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Train model-native agents that learn tool use end to end by reinforcement learning.",
 )
+
+
+def package_version() -> str:
+    """The installed distribution's version, or the package's own where none is installed."""
+    try:
+        return version("nativeagent")
+    except PackageNotFoundError:  # the package (always imported before this module) says
+        return str(sys.modules["nativeagent"].__version__)
+
+
+def _print_version(show: bool) -> None:
+    if show:
+        say(f"nativeagent {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Train model-native agents that learn tool use end to end by reinforcement learning."""
+
+
 app.command()(train_command.train)
 app.command("eval")(evaluate.eval_)
 app.command()(evaluate.explain)

@@ -6,13 +6,15 @@ start fast; commands import what they need when they run.
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from nativeagent.errors import ConfigError, RunDirError
 
@@ -37,14 +39,34 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def warn(message: str) -> None:
+    """Print a one-line warning to stderr."""
+    text = f"warning: {one_line(message)}"
+    err_console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def typed_path(path: Path, resolve: bool = True) -> str:
+    """``path`` as a user types it in a shell: relative to the working directory when under it,
+    else absolute, quoted when needed; with ``resolve``, the real directory (links followed)."""
+    full = path.resolve() if resolve else path.absolute().parent.resolve() / path.name
+    try:
+        shown = str(full.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        shown = str(full)
+    return shlex.quote(shown)
+
+
 def say(text: str) -> None:
     """Print plain text (no markup, no highlighting, no wrapping)."""
     console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 def accuracy_table(title: str, rows: list[dict[str, Any]]) -> Table:
-    """Per-stage greedy accuracy with 95% intervals, as a rich table."""
-    table = Table(title=title)
+    """Per-stage greedy accuracy with 95% intervals, as a rich table, with a caption that says
+    what its optimality is (only commands that have evaluated a model, torch loaded, call it)."""
+    from nativeagent.training.evaluate import OPTIMALITY_NOTE
+
+    table = Table(title=title, caption=escape(OPTIMALITY_NOTE), caption_justify="left")
     for col in ("stage", "task", "accuracy", "95% interval", "episodes", "optimality"):
         table.add_column(col, justify="right" if col != "task" else "left")
     for r in rows:
@@ -61,16 +83,20 @@ def accuracy_table(title: str, rows: list[dict[str, Any]]) -> Table:
 
 
 def progress_bar(label: str, disable: bool = False) -> Progress:
-    """The live display every long command uses: label, bar, done/total, status, time."""
+    """The live display every long command uses: label, bar, done/total, status, time, one line
+    as wide as the terminal; the bar and the status (cut with …) give way, never the counter."""
     return Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
+        TextColumn(f"[bold]{label}", table_column=Column(no_wrap=True)),
+        BarColumn(bar_width=None, table_column=Column(ratio=1)),
+        MofNCompleteColumn(table_column=Column(no_wrap=True)),
+        TextColumn(
+            "{task.description}", table_column=Column(ratio=3, no_wrap=True, overflow="ellipsis")
+        ),
+        TimeElapsedColumn(table_column=Column(no_wrap=True)),
         console=console,
         disable=disable,
         transient=True,
+        expand=True,
     )
 
 

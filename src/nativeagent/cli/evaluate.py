@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nativeagent.cli.common import USER_ERRORS, accuracy_table, console, fail, say
+from nativeagent.rundir import is_finished
 from nativeagent.tasks.task import HELD_OUT
 
 if TYPE_CHECKING:
@@ -18,19 +21,67 @@ if TYPE_CHECKING:
     from nativeagent.training.expressions import ExpressionsAccuracy
 
 
-def _load(run_dir: Path, device: str) -> tuple[Any, Config, Any]:
-    """The trained model of ``run_dir`` on ``device``, its config and the torch device."""
+@dataclass(frozen=True)
+class TrainingProgress:
+    """How far the training of an evaluated agent got."""
+
+    finished: bool  # ``rundir.is_finished``; an export always is
+    update: int | None  # the update of the evaluated weights (None: an export that lacks it)
+    max_updates: int
+    trainer: dict[str, Any] | None  # the live process training the run (``runlock.holder``)
+
+    def to_json(self) -> dict[str, Any]:
+        """The keys ``eval --json`` adds."""
+        return {
+            "finished": self.finished,
+            "update": self.update,
+            "max_updates": self.max_updates,
+            "training_process": self.trainer,
+        }
+
+    def note(self, run_dir: Path) -> str | None:
+        """The line ``eval`` prints under its table when training has not finished."""
+        if self.finished:
+            return None
+        if self.trainer is not None:
+            pid, host = self.trainer.get("pid", "?"), self.trainer.get("host", "?")
+            state = f"still being trained by process {pid} on {host}"
+        else:
+            resume = shlex.join(["nativeagent", "train", "--resume", str(run_dir)])
+            state = f"not being trained now; continue it with: {resume}"
+        return (
+            f"note: {run_dir} is not finished training: checkpoint at update {self.update} of at "
+            f"most {self.max_updates} ({state}); these are the accuracies of that checkpoint"
+        )
+
+
+def _load(run_dir: Path, device: str) -> tuple[Any, Config, Any, TrainingProgress]:
+    """The trained model of ``run_dir`` (a run directory or an export) on ``device``, its
+    config, the torch device and how far its training got."""
     import torch
 
-    from nativeagent.training.export import load_trained
+    from nativeagent.runlock import holder
+    from nativeagent.training.checkpoint import load_checkpoint, policy_from_checkpoint
+    from nativeagent.training.export import is_export, load_export, read_export
     from nativeagent.training.train import resolve_device
 
     try:
         dev = resolve_device(device)
-        model, cfg = load_trained(run_dir, str(dev))
+        if is_export(run_dir):
+            model, cfg = load_export(run_dir, str(dev))
+            result = read_export(run_dir).get("result")
+            update = result.get("updates") if isinstance(result, dict) else None
+            progress = TrainingProgress(True, update, cfg.train.max_updates, None)
+        else:
+            state = load_checkpoint(run_dir)  # read once: the weights and their update agree
+            model, cfg = policy_from_checkpoint(state, run_dir, str(dev))
+            finished = is_finished(run_dir)
+            trainer = None if finished else holder(run_dir)
+            update = state.get("update")
+            progress = TrainingProgress(finished, update, cfg.train.max_updates, trainer)
     except USER_ERRORS as err:
         fail(str(err))
-    return model, cfg, torch.device(dev)
+    return model, cfg, torch.device(dev), progress
 
 
 EXPRESSIONS_HELP = (
@@ -86,12 +137,12 @@ def eval_(
         fail("--sample needs --operands")
     if max_steps is not None and not (expressions or operands is not None):
         fail("--max-steps needs --expressions or --operands")
-    model, cfg, dev = _load(run_dir, device)
+    model, cfg, dev, progress = _load(run_dir, device)
     gen = torch.Generator(device=dev).manual_seed(seed)
     if expressions or operands is not None:
         spec = (expressions or [], operands, sample, seed, max_steps)
         acc = _eval_expressions(model, cfg, gen, spec, machine, episodes)
-        _print_expressions(acc, run_dir, as_json)
+        _print_expressions(acc, run_dir, as_json, progress)
         return
     if machine is not None and machine != cfg.machine.name:
         fail(
@@ -107,11 +158,19 @@ def eval_(
                         str(r["stage"]): r["accuracy"] for r in rows if r["stage"] != "held-out"
                     },
                     "stages": rows,
+                    **progress.to_json(),
                 }
             )
         )
     else:
         console.print(accuracy_table(f"greedy accuracy: {run_dir}", rows))
+        _say_note(progress, run_dir)
+
+
+def _say_note(progress: TrainingProgress, run_dir: Path) -> None:
+    note = progress.note(run_dir)
+    if note is not None:
+        say(note)
 
 
 def _eval_expressions(
@@ -150,13 +209,15 @@ def _eval_expressions(
         fail(str(err))
 
 
-def _print_expressions(acc: ExpressionsAccuracy, run_dir: Path, as_json: bool) -> None:
+def _print_expressions(
+    acc: ExpressionsAccuracy, run_dir: Path, as_json: bool, progress: TrainingProgress
+) -> None:
     """``eval --json`` of an expression set, or the overall line, the worst expressions and a
-    one-line summary."""
+    one-line summary (and the note of a run that has not finished training)."""
     from nativeagent.stats import wilson_interval
 
     if as_json:
-        print(json.dumps(acc.to_json()))
+        print(json.dumps({**acc.to_json(), **progress.to_json()}))
         return
     n = len(acc.per_expression)
     table = Table(
@@ -184,6 +245,7 @@ def _print_expressions(acc: ExpressionsAccuracy, run_dir: Path, as_json: bool) -
         f"in every episode, {never} in none; overall {acc.accuracy:.3f} "
         f"[{acc.low:.3f}, {acc.high:.3f}] on {acc.episodes} episodes"
     )
+    _say_note(progress, run_dir)
 
 
 def explain(
@@ -201,7 +263,7 @@ def explain(
     from nativeagent.build import build_task_set
     from nativeagent.training.explain import explain as run_explain
 
-    model, cfg, dev = _load(run_dir, device)
+    model, cfg, dev, _ = _load(run_dir, device)
     tasks = build_task_set(cfg)
     groups = tasks.groups
     if stage is not None and stage not in groups:

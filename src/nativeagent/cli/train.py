@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 import time
@@ -18,16 +19,42 @@ from nativeagent.cli.common import (
     console,
     fail,
     progress_bar,
+    say,
+    typed_path,
+    warn,
 )
 from nativeagent.errors import PRESETS, RunDirError
-from nativeagent.rundir import CHECKPOINT, RESULT
+from nativeagent.rundir import CHECKPOINT, RESULT, is_finished
 
 if TYPE_CHECKING:
     from nativeagent.config import Config
 
 
+#: The symlink beside a run written without ``--out`` that points at the newest such run.
+LATEST = "latest"
+
+
 def _default_out(cfg: Config, preset: str) -> Path:
     return Path("runs") / f"{preset}-seed{cfg.train.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _point_latest(run_dir: Path) -> Path | None:
+    """Point ``latest`` beside ``run_dir`` at it (a relative symlink, replaced atomically) and
+    return the link; leave a ``latest`` that is not a symlink as it is, with a warning."""
+    latest = run_dir.parent / LATEST
+    if latest.exists() and not latest.is_symlink():
+        warn(f"{latest} exists and is not a symlink, so it was left as it is (not this run)")
+        return None
+    temporary = run_dir.parent / f".{LATEST}.{os.getpid()}.tmp"
+    try:
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(run_dir.name, target_is_directory=True)
+        os.replace(temporary, latest)
+    except OSError as err:
+        temporary.unlink(missing_ok=True)
+        warn(f"cannot point {latest} at this run: {err.strerror or err}")
+        return None
+    return latest
 
 
 def train(
@@ -82,7 +109,14 @@ def train(
     _check_no_writer(out_dir)
     if not overwrite and ((out_dir / RESULT).exists() or (out_dir / CHECKPOINT).exists()):
         fail(f"{out_dir} already holds a run; pick another --out, --resume it or pass --overwrite")
-    _train(out_dir, cfg, quiet)
+    latest = None
+    if out is None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            fail(f"cannot create the run directory {out_dir}: {err.strerror or err}")
+        latest = _point_latest(out_dir)
+    _train(out_dir, cfg, quiet, latest=latest)
 
 
 def _command_line() -> str:
@@ -100,8 +134,36 @@ def _check_no_writer(out_dir: Path) -> None:
         fail(str(err))
 
 
-def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False) -> None:
-    """Run (or resume) training with a progress display; print the final table."""
+def next_commands(run_dir: Path, cfg: Config) -> list[str]:
+    """The commands to try on a trained run, its directory as a user types it."""
+    from nativeagent.build import build_task_set
+    from nativeagent.machine.tools import LEGACY
+    from nativeagent.tasks.generate import MAX_LISTED_OPERANDS
+
+    run = typed_path(run_dir)
+    tasks = build_task_set(cfg)
+    commands = [f"nativeagent eval {run}"]
+    if cfg.task.show_expression and cfg.machine.name != LEGACY:  # longer expressions than trained
+        n = max(t.n_operands for t in tasks.tasks) + 1
+        sample = " --sample 100" if n >= MAX_LISTED_OPERANDS else ""
+        commands.append(f"nativeagent eval {run} --operands {n}{sample}")
+    return [
+        *commands,
+        f"nativeagent explain {run} --stage {tasks.n_stages - 1} -n 3",
+        f"nativeagent plot {run} --out curves.png",
+        f"nativeagent report {run} --out report.html",
+    ]
+
+
+def _train(
+    out_dir: Path,
+    cfg: Config | None,
+    quiet: bool,
+    resume: bool = False,
+    latest: Path | None = None,
+) -> None:
+    """Run (or resume) training with a progress display; print the final table and the
+    commands to try next (and that ``latest``, when given, points at the run)."""
     from nativeagent.training.evaluate import StageAccuracy, stage_rows
     from nativeagent.training.metrics_log import eval_line, eval_summary
     from nativeagent.training.train import NonFiniteError, resume_config
@@ -109,7 +171,7 @@ def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False)
 
     if resume:
         _check_no_writer(out_dir)
-        if (out_dir / RESULT).exists():
+        if is_finished(out_dir):
             fail(f"the run in {out_dir} has already finished (see {out_dir / RESULT})")
         try:
             cfg = resume_config(out_dir)
@@ -151,3 +213,8 @@ def _train(out_dir: Path, cfg: Config | None, quiet: bool, resume: bool = False)
         highlight=False,
         soft_wrap=True,
     )
+    say("next:")
+    for command in next_commands(out_dir, cfg):
+        say(f"  {command}")
+    if latest is not None:
+        say(f"  ({typed_path(latest, resolve=False)} points at this run)")

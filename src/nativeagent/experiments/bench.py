@@ -331,6 +331,6 @@ def render_png(stats: Sequence[ComboStats], trials: Sequence[Trial], dpi: int = 
 
 
 def write_png(stats: Sequence[ComboStats], trials: Sequence[Trial], path: Path) -> None:
-    """Write ``render_png(stats, trials)`` to ``path`` atomically (extra ``[plot]``)."""
+    """Write ``render_png(stats, trials)`` to ``path`` atomically."""
     check_out_path(path)
     write_output(path, render_png(stats, trials))

@@ -14,7 +14,7 @@ import torch
 from nativeagent.build import build_model
 from nativeagent.config import Config, ConfigError, from_dict
 from nativeagent.fileio import atomic_write_bytes
-from nativeagent.rundir import CHECKPOINT, METRICS, RESULT, RunDirError
+from nativeagent.rundir import CHECKPOINT, METRICS, RESULT, RunDirError, is_finished
 
 FORMAT_VERSION = 1
 #: What every ``result.json`` holds (and the report and the model card show).
@@ -60,7 +60,7 @@ def _load_failure(err: Exception) -> str:
 def read_result(run_dir: Path) -> dict[str, Any]:
     """``run_dir/result.json``, checked for ``RESULT_KEYS``."""
     path = run_dir / RESULT
-    if not path.is_file():
+    if not is_finished(run_dir):
         raise RunDirError(f"{run_dir} is not a finished nativeagent run (no {RESULT})")
     try:
         result = json.loads(path.read_text())
@@ -122,7 +122,14 @@ def _result_problem(result: dict[str, Any]) -> str | None:
 def load_policy(run_dir: Path, device: str = "cpu") -> tuple[torch.nn.Module, Config]:
     """Rebuild the trained model from a run directory's checkpoint and saved config (an
     export too: ``training.export.load_trained``)."""
-    state = load_checkpoint(run_dir)
+    return policy_from_checkpoint(load_checkpoint(run_dir), run_dir, device)
+
+
+def policy_from_checkpoint(
+    state: dict[str, Any], run_dir: Path, device: str = "cpu"
+) -> tuple[torch.nn.Module, Config]:
+    """``load_policy`` from a checkpoint ``state`` already read from ``run_dir`` (so that a
+    caller that needs more of it, such as its update, reads the file once)."""
     try:
         cfg = from_dict(state["config"])
     except (ConfigError, KeyError) as err:
@@ -164,6 +171,7 @@ __all__ = [
     "load_checkpoint",
     "load_policy",
     "named_weights",
+    "policy_from_checkpoint",
     "read_result",
     "save_checkpoint",
 ]

@@ -1,9 +1,8 @@
 """Greedy exact-match accuracy per stage on fresh episodes, with 95% Wilson intervals.
 
 A stage of several expressions gives each of them its turn (stratified); tasks held out of
-training form one more group, ``HELD_OUT``. Each group also reports program optimality: the
-agent's program length over the solver's shortest, averaged over the episodes it solved (1.0 is
-optimal).
+training form one more group, ``HELD_OUT``. Each group also reports program optimality
+(``OPTIMALITY_NOTE`` says what it is, wherever it is shown).
 """
 
 from __future__ import annotations
@@ -19,6 +18,16 @@ from nativeagent.models import Policy
 from nativeagent.rollout import Rollout, rollout
 from nativeagent.stats import wilson_interval
 from nativeagent.tasks.taskset import HELD_OUT, Batch
+
+#: What the optimality of an accuracy table is, as the tables of ``train``, ``eval`` and the
+#: report explain it. The solver's program is the shortest that is right on every context; on
+#: one context a shorter one can be right too (``MUL ADD ANS`` when ``d*e = 0``).
+OPTIMALITY_NOTE = (
+    "optimality: the agent's program length over the solver's shortest program (the shortest "
+    "that is right on every context), averaged over solved episodes; 1 = always a shortest "
+    "program, above 1 = longer programs, below 1 = shorter programs that are right only on "
+    "some contexts (e.g. MUL ADD ANS for (a*b+c)-(d*e) when d*e = 0)"
+)
 
 
 @dataclass(frozen=True)

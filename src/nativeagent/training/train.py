@@ -426,6 +426,7 @@ def _train_locked(
     else:
         save_config(cfg, out_dir)
         (out_dir / COMMAND).unlink(missing_ok=True)  # an overwritten run's
+        (out_dir / RESULT).unlink(missing_ok=True)  # ... whose result would call this one finished
         if command is not None:
             atomic_write_bytes(out_dir / COMMAND, f"{command}\n".encode())
         state = TrainState.fresh(cfg)

@@ -1,7 +1,7 @@
 """nativeagent: train model-native agents that learn tool use by reinforcement learning.
 
 The Python API (``load_config``, ``train``, ``load`` and the ``Agent`` it returns, in
-:mod:`nativeagent.agent`) and ``execute`` are imported on first use (they need torch), so
+``nativeagent.agent``) and ``execute`` are imported on first use (they need torch), so
 that ``import nativeagent`` (and the command line's start-up) stays cheap. When Gymnasium is
 installed, importing the package registers the Gym environments (``nativeagent.envs.ENV_ID``)
 as soon as Gymnasium is loaded.

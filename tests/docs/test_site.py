@@ -79,6 +79,18 @@ def test_the_api_reference_documents_the_public_api(site: Path, page: str, ids: 
     assert "&gt;&gt;&gt;" not in re.sub(r"<pre.*?</pre>", "", html, flags=re.S)
 
 
+def test_no_docstring_shows_a_sphinx_role(site: Path) -> None:
+    """Docstrings are rendered as Markdown: ``:mod:`x``` would show as raw text on the page."""
+    pages = sorted((site / "api").glob("**/index.html"))
+    assert pages
+    shown = [
+        f"{page.relative_to(site)}: {m}"
+        for page in pages
+        for m in re.findall(r":(?:mod|class|meth|func|attr):", page.read_text())
+    ]
+    assert not shown
+
+
 class Outputs(HTMLParser):
     """The table rows and images inside the notebook's output areas (code cells' outputs)."""
 

@@ -3,7 +3,7 @@
 What it does, as the tutorial's ``run_batch`` does: the episode's return is compared with one
 baseline, the *sum* of the values over every decoded token, and every decoded token gets the
 same advantage and gradient, including the tokens after ``ANS`` (which change nothing). The
-correct per-step version is :mod:`nativeagent.algos.a2c`; ``examples/tutorial.ipynb`` measures
+correct per-step version is ``nativeagent.algos.a2c``; ``examples/tutorial.ipynb`` measures
 the difference.
 """
 

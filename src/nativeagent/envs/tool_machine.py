@@ -1,6 +1,6 @@
 """A Gymnasium environment for one episode of the tool machine, and what the vector env shares.
 
-The machine rules live in :mod:`nativeagent.machine` and the tasks in :mod:`nativeagent.tasks`:
+The machine rules live in ``nativeagent.machine`` and the tasks in ``nativeagent.tasks``:
 this module draws episodes from a ``TaskSet`` (``pick_tasks``/``make_batch``), drives the batched
 machine with a batch of one, and encodes its episodes as flat one-hot observations.
 """
@@ -388,7 +388,7 @@ class ToolMachineEnv(gym.Env[np.ndarray, np.int64]):
     ``Discrete(6)``: the canonical tools in the tool table's order, ``0 MUL, 1 ADD, 2 SUB,
     3 ANS, 4 STO, 5 RCL`` (``machine="extended"``: ``Discrete(9)``, then ``6 LOAD, 7 STO2,
     8 RCL2``; ``env.action_names`` lists them). ``info["action_mask"]`` and
-    :meth:`action_masks` say which are legal now (none once the episode has ended); on a tool
+    ``action_masks`` say which are legal now (none once the episode has ended); on a tool
     profile an illegal action ends the episode unsolved, on ``seed-legacy`` every tool is legal.
     In TorchRL, ``GymWrapper`` reads the mask with ``default_info_dict_reader(["action_mask"],
     spec={"action_mask": Binary(A, dtype=torch.bool)})`` and the ``ActionMask`` transform

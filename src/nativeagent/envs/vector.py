@@ -29,7 +29,7 @@ from nativeagent.tasks.taskset import Batch, TaskSet
 
 
 class ToolMachineVectorEnv(VectorEnv):
-    """``num_envs`` episodes of :class:`~nativeagent.envs.ToolMachineEnv` in one batched machine.
+    """``num_envs`` episodes of ``nativeagent.envs.ToolMachineEnv`` in one batched machine.
 
     ## Description
 
@@ -40,7 +40,7 @@ class ToolMachineVectorEnv(VectorEnv):
     ## Action Space
 
     ``MultiDiscrete([A] * num_envs)`` of the single environment's ``Discrete(A)`` actions
-    (``A`` = 6 canonical, 9 ``extended``); ``info["action_mask"]`` and :meth:`action_masks`,
+    (``A`` = 6 canonical, 9 ``extended``); ``info["action_mask"]`` and ``action_masks``,
     ``(num_envs, A)`` bool, say which are legal now.
 
     ## Observation Space
@@ -225,7 +225,7 @@ def policy_accuracy(
 ) -> float:
     """Exact-match rate on the stated target of ``predict(obs (N, D), mask (N, actions)) ->
     (N,)`` over ``episodes`` fresh episodes of ``stage`` (greedy if ``predict`` is); ``env_kwargs``
-    go to :class:`ToolMachineVectorEnv` (e.g. ``tasks``, ``machine``)."""
+    go to ``ToolMachineVectorEnv`` (e.g. ``tasks``, ``machine``)."""
     env = ToolMachineVectorEnv(episodes, stage=stage, **env_kwargs)
     obs, info = env.reset(seed=seed)
     correct = np.zeros(episodes, dtype=np.bool_)

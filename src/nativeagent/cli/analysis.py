@@ -14,7 +14,9 @@ def plot(
     run_dirs: Annotated[
         list[Path], typer.Argument(metavar="RUN_DIR", help="Run directories written by train.")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")] = Path(
+        "curves.png"
+    ),
 ) -> None:
     """Plot greedy accuracy and curriculum stage vs updates and wall time (several runs: mean)."""
     from nativeagent.analysis.plot import plot_runs
@@ -28,7 +30,9 @@ def plot(
 
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by train.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
     search: Annotated[
         int, typer.Option(min=1, help="Fresh contexts per stage searched for example programs.")
     ] = 2000,

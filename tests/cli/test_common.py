@@ -58,3 +58,16 @@ def test_paths_are_shown_as_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert common.typed_path(tmp_path / "runs" / "a b") == "'runs/a b'"
     monkeypatch.chdir(tmp_path / "runs" / "a b")
     assert common.typed_path(tmp_path / "runs") == str((tmp_path / "runs").resolve())
+
+
+def test_a_task_set_runs_accuracy_table_fits_80_columns_a_row_a_line() -> None:
+    rows = [
+        {"stage": s, "task": t, "accuracy": 1.0, "low": 0.996, "high": 1.0, "episodes": 1000}
+        for s, t in [(0, "2 expressions"), (1, "10 expressions"), ("held-out", "22 expressions")]
+    ]
+    terminal = Console(width=80, file=io.StringIO(), record=True, color_system=None)
+    terminal.print(common.accuracy_table("greedy accuracy: runs/gen", rows))
+    lines = terminal.export_text().splitlines()
+    for row in rows:
+        line = next(line for line in lines if f" {row['task']} " in line)
+        assert str(row["stage"]) in line and "[0.996, 1.000]" in line and "1000" in line

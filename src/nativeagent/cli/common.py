@@ -66,9 +66,11 @@ def accuracy_table(title: str, rows: list[dict[str, Any]]) -> Table:
     what its optimality is (only commands that have evaluated a model, torch loaded, call it)."""
     from nativeagent.training.evaluate import OPTIMALITY_NOTE
 
-    table = Table(title=title, caption=escape(OPTIMALITY_NOTE), caption_justify="left")
+    table = Table(
+        title=title, caption=escape(OPTIMALITY_NOTE), caption_justify="left", show_edge=False
+    )  # 80 columns hold a task-set run's row ("held-out", "22 expressions") unwrapped
     for col in ("stage", "task", "accuracy", "95% interval", "episodes", "optimality"):
-        table.add_column(col, justify="right" if col != "task" else "left")
+        table.add_column(col, justify="right" if col != "task" else "left", no_wrap=col != "task")
     for r in rows:
         opt = r.get("optimality")
         table.add_row(

@@ -4,6 +4,7 @@ so that the tour cannot drift from what the commands do."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -66,3 +67,11 @@ def test_the_tour_runs_in_order_from_an_empty_directory(tmp_path: Path) -> None:
     assert f"runs/{os.readlink(latest)}" in outputs[0]  # train printed its real directory
     for made in ("report.html", "curves.png", "agents/first/model.safetensors"):
         assert (tmp_path / made).is_file(), made
+
+
+def test_every_link_of_the_readme_is_a_file_here() -> None:
+    """The front page points into docs/ (readable on a code host too); none of its links dangle."""
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", README.read_text())
+    local = [link for link in links if "://" not in link]
+    assert len(local) >= 10
+    assert [link for link in local if not (ROOT / link).is_file()] == []

@@ -1,4 +1,5 @@
-"""A run stopped dead half-way through training, as a killed ``nativeagent train`` leaves it."""
+"""Runs that have not finished: stopped dead half-way through training, as a killed
+``nativeagent train`` leaves them, or held by another process that is training them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,17 @@ from typing import Any
 import pytest
 
 from nativeagent.config import Config
+
+#: Run with ``python -c HOLD_LOCK RUN``: holds RUN's lock, as a live trainer does, until stdin
+#: closes (it prints "locked" once it holds it).
+HOLD_LOCK = """
+import sys
+from pathlib import Path
+from nativeagent.runlock import run_lock
+with run_lock(Path(sys.argv[1]), command="nativeagent train --out run"):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
 
 
 class Killed(BaseException):

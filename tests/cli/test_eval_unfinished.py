@@ -17,7 +17,7 @@ from nativeagent.cli import app
 from nativeagent.config import load_config
 from nativeagent.training.evaluate import OPTIMALITY_NOTE
 from nativeagent.training.train import train
-from tests.cli.interrupted import killed_run
+from tests.cli.interrupted import HOLD_LOCK, killed_run
 
 #: A task-mode run (so that --expressions works too), checkpointed every 10 updates.
 SMALL = [
@@ -33,16 +33,6 @@ SMALL = [
     "train.threads=1",
 ]
 #: Holds a run directory's writer lock, as a training process does, until stdin closes.
-HOLD_LOCK = """
-import sys
-from pathlib import Path
-from nativeagent.runlock import run_lock
-with run_lock(Path(sys.argv[1]), command="nativeagent train --out run"):
-    print("locked", flush=True)
-    sys.stdin.read()
-"""
-
-
 @pytest.fixture(scope="module")
 def stopped(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Killed while writing its checkpoint of update 20: the one of update 10 stays."""

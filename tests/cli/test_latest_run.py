@@ -18,8 +18,7 @@ from nativeagent.cli import app
 from nativeagent.cli.train import next_commands
 from nativeagent.config import load_config
 from nativeagent.training.evaluate import OPTIMALITY_NOTE
-from tests.cli.interrupted import killed_run
-from tests.cli.test_eval_unfinished import HOLD_LOCK
+from tests.cli.interrupted import HOLD_LOCK, killed_run
 from tests.helpers import run_cli
 
 TINY = [

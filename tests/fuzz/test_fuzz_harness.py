@@ -90,15 +90,15 @@ def test_a_left_temporary_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_reader_that_changes_the_run_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nativeagent.training import checkpoint
+    from nativeagent.training import export
 
-    load = checkpoint.load_checkpoint
+    load = export.load_trained_at
 
-    def touching(path: Path) -> object:  # what eval reads its weights and update with
+    def touching(path: Path, device: str = "cpu") -> object:
         (path / "metrics.jsonl").write_text("")
-        return load(path)
+        return load(path, device)
 
-    monkeypatch.setattr(checkpoint, "load_checkpoint", touching)
+    monkeypatch.setattr(export, "load_trained_at", touching)
     with pytest.raises(AssertionError, match="changed"):
         s.check_run_dir("eval", s.Corruption("command.txt", "empty"))
 

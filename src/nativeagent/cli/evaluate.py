@@ -61,24 +61,15 @@ def _load(run_dir: Path, device: str) -> tuple[Any, Config, Any, TrainingProgres
     import torch
 
     from nativeagent.runlock import holder
-    from nativeagent.training.checkpoint import load_checkpoint, policy_from_checkpoint
-    from nativeagent.training.export import is_export, load_export, read_export
+    from nativeagent.training.export import is_export, load_trained_at
     from nativeagent.training.train import resolve_device
 
     try:
         dev = resolve_device(device)
-        if is_export(run_dir):
-            model, cfg = load_export(run_dir, str(dev))
-            result = read_export(run_dir).get("result")
-            update = result.get("updates") if isinstance(result, dict) else None
-            progress = TrainingProgress(True, update, cfg.train.max_updates, None)
-        else:
-            state = load_checkpoint(run_dir)  # read once: the weights and their update agree
-            model, cfg = policy_from_checkpoint(state, run_dir, str(dev))
-            finished = is_finished(run_dir)
-            trainer = None if finished else holder(run_dir)
-            update = state.get("update")
-            progress = TrainingProgress(finished, update, cfg.train.max_updates, trainer)
+        model, cfg, update = load_trained_at(run_dir, str(dev))
+        finished = is_export(run_dir) or is_finished(run_dir)
+        trainer = None if finished else holder(run_dir)
+        progress = TrainingProgress(finished, update, cfg.train.max_updates, trainer)
     except USER_ERRORS as err:
         fail(str(err))
     return model, cfg, torch.device(dev), progress

@@ -21,7 +21,12 @@ from nativeagent.config import Config, ConfigError, from_dict
 from nativeagent.fileio import staged_directory
 from nativeagent.machine.tools import profile
 from nativeagent.rundir import RunDirError
-from nativeagent.training.checkpoint import load_policy, read_result
+from nativeagent.training.checkpoint import (
+    load_checkpoint,
+    load_policy,
+    policy_from_checkpoint,
+    read_result,
+)
 from nativeagent.training.evaluate import StageAccuracy, stage_rows
 
 WEIGHTS = "model.safetensors"
@@ -79,10 +84,17 @@ def read_export(path: Path) -> dict[str, Any]:
 
 def load_export(path: Path, device: str = "cpu") -> tuple[torch.nn.Module, Config]:
     """The policy of the export in ``path`` (safetensors, no pickle) and its run config."""
+    return _export_policy(path, read_export(path), device)
+
+
+def _export_policy(
+    path: Path, content: dict[str, Any], device: str
+) -> tuple[torch.nn.Module, Config]:
+    """``load_export`` from the export's ``config.json`` ``content``, already read."""
     from safetensors import SafetensorError
     from safetensors.torch import load_model
 
-    agent = ExportedAgent(read_export(path))
+    agent = ExportedAgent(content)
     try:
         load_model(agent, str(path / WEIGHTS), strict=True, device=device)
     except (SafetensorError, RuntimeError, OSError) as err:
@@ -93,7 +105,22 @@ def load_export(path: Path, device: str = "cpu") -> tuple[torch.nn.Module, Confi
 
 def load_trained(path: Path, device: str = "cpu") -> tuple[torch.nn.Module, Config]:
     """The trained policy and config of an export or of a run directory (its checkpoint)."""
-    return load_export(path, device) if is_export(path) else load_policy(path, device)
+    model, cfg, _ = load_trained_at(path, device)
+    return model, cfg
+
+
+def load_trained_at(
+    path: Path, device: str = "cpu"
+) -> tuple[torch.nn.Module, Config, int | None]:
+    """``load_trained`` and the update its weights are from: a run directory's checkpoint's
+    (read once, so the two agree), an export's run's last (None where it is not recorded)."""
+    if is_export(path):
+        content = read_export(path)
+        result = content.get("result")
+        update = result.get("updates") if isinstance(result, dict) else None
+        return (*_export_policy(path, content, device), update)
+    state = load_checkpoint(path)
+    return (*policy_from_checkpoint(state, path, device), state.get("update"))
 
 
 def _listed(expressions: list[str]) -> str:
@@ -208,6 +235,7 @@ __all__ = [
     "is_export",
     "load_export",
     "load_trained",
+    "load_trained_at",
     "model_card",
     "read_export",
 ]

@@ -189,29 +189,27 @@ def main() -> None:
             seeds = ["--seeds", str(args.seeds)]
             command = [exe, "bench", *extra, *seeds, "--out", str(out), "--set", BENCH_CAP]
             algos, models = extra_values(extra, "--algos", 3), extra_values(extra, "--models", 2)
-            combos = len(algos) * len(models)
-            code, trace = watch(command, out, "*/seed*/result.json", root / "bench.log")
-            report("bench", command, code, trace, combos * args.seeds)
-            if code:
-                print((root / "bench.log").read_text()[-3000:])
-        if "sweep" in jobs:
-            out = root / "sweep"
-            path = root / "memory.toml"
-            path.write_text(sweep_text(args.trials))
-            command = [exe, "sweep", str(path), "--out", str(out)]
-            code, trace = watch(command, out, "trials/*/seed*/result.json", root / "sweep.log")
-            report("sweep (a local Ray)", command, code, trace, args.trials)
-            if code:
-                print((root / "sweep.log").read_text()[-3000:])
-        if "study" in jobs:
-            out = root / "study"
-            path = root / "memory-study.toml"
-            path.write_text(study_text(args.runs))
-            command = [exe, "study", str(path), "--out", str(out)]
-            code, trace = watch(command, out, "trials/*/seed*/result.json", root / "study.log")
-            report("study (a local Ray)", command, code, trace, args.runs // 2 * 2)
-            if code:
-                print((root / "study.log").read_text()[-3000:])
+            runs = len(algos) * len(models) * args.seeds
+            measure("bench", command, out, "*/seed*/result.json", runs, root / "bench.log")
+        for job, label, text, runs in (
+            ("sweep", "sweep (a local Ray)", sweep_text(args.trials), args.trials),
+            ("study", "study (a local Ray)", study_text(args.runs), args.runs // 2 * 2),
+        ):
+            if job in jobs:
+                out, path = root / job, root / f"memory-{job}.toml"
+                path.write_text(text)
+                command = [exe, job, str(path), "--out", str(out)]
+                pattern = "trials/*/seed*/result.json"
+                measure(label, command, out, pattern, runs, root / f"{job}.log")
+
+
+def measure(label: str, command: list[str], out: Path, pattern: str, runs: int, log: Path) -> None:
+    """Run ``command`` under the memory watch and print its figures (and its log's end when it
+    failed)."""
+    code, trace = watch(command, out, pattern, log)
+    report(label, command, code, trace, runs)
+    if code:
+        print(log.read_text()[-3000:])
 
 
 def extra_values(extra: list[str], flag: str, default: int) -> list[str]:
